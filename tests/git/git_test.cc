@@ -1,0 +1,700 @@
+// Tests for git/: local repositories, and a real git smart-HTTP server over HTTPS with basic
+// auth (lighttpd + git http-backend, started by githttp.sh on a free port).
+
+#include "git/git.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "git/clone_cache.h"
+#include "git/commit_push.h"
+
+namespace wfrun::git {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Cmd {
+  int rc;
+  std::string out;
+};
+
+Cmd sh(const std::string& cmd) {
+  Cmd c{-1, ""};
+  FILE* p = ::popen(("{ " + cmd + " ; } 2>&1").c_str(), "r");
+  if (!p) return c;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) c.out.append(buf, n);
+  int st = ::pclose(p);
+  c.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return c;
+}
+
+std::string q(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+/// A temporary folder, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "wfrun-git-test-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+  std::string operator/(const std::string& rel) const { return (path_ / rel).string(); }
+
+ private:
+  fs::path path_;
+};
+
+// A git CLI that reads no user or system config, never prompts, and signs commits as "test".
+std::string git_env(const std::string& home) {
+  return "env HOME=" + q(home) +
+         " GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 GIT_AUTHOR_NAME=test "
+         "GIT_AUTHOR_EMAIL=test@example.com GIT_COMMITTER_NAME=test "
+         "GIT_COMMITTER_EMAIL=test@example.com ";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Without a server.
+
+TEST(GitUrl, RedactsCredentials) {
+  EXPECT_EQ(redact_url("https://alice:s3cret@github.com/o/r.git"), "https://github.com/o/r.git");
+  EXPECT_EQ(redact_url("https://ghp_abc@github.com/o/r"), "https://github.com/o/r");
+  EXPECT_EQ(redact_url("https://a:p@ss@host:8443/x?y=1"), "https://host:8443/x?y=1");
+  EXPECT_EQ(redact_url("ssh://git:pw@github.com/o/r.git"), "ssh://git@github.com/o/r.git");
+  EXPECT_EQ(redact_url("git@github.com:o/r.git"), "git@github.com:o/r.git");
+  EXPECT_EQ(redact_url("/srv/repos/r.git"), "/srv/repos/r.git");
+  EXPECT_EQ(redact_url("https://github.com/o/r"), "https://github.com/o/r");
+}
+
+TEST(GitCache, PathIsKeyedByTheUrlWithoutCredentials) {
+  std::string a = cache_path("/c", "https://alice:one@github.com/o/repo.git");
+  std::string b = cache_path("/c", "https://bob:two@github.com/o/repo.git");
+  std::string c = cache_path("/c", "https://github.com/o/other.git");
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_EQ(a.rfind("/c/repo-", 0), 0u) << a;
+  EXPECT_EQ(a.find("one"), std::string::npos);
+  EXPECT_EQ(a.substr(a.size() - 4), ".git");
+}
+
+TEST(GitCommandLine, ManualPushCommandIsQuotedAndHasNoToken) {
+  EXPECT_EQ(manual_push_command("/var/lib/wfrun/x", "main"),
+            "git -C /var/lib/wfrun/x push origin refs/heads/main:refs/heads/main");
+  EXPECT_EQ(manual_push_command("/tmp/a b", "main"),
+            "git -C '/tmp/a b' push origin refs/heads/main:refs/heads/main");
+}
+
+/// A local origin repository made with the git CLI.
+class GitLocalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    origin_ = tmp_ / "origin";
+    Cmd c = sh(git_env(tmp_.path()) + "sh -c " +
+               q("git init -q -b main " + q(origin_) + " && cd " + q(origin_) +
+                 " && echo hello > README && git add README && git commit -qm first"));
+    ASSERT_EQ(c.rc, 0) << c.out;
+    sha_ = trimmed(sh("git -C " + q(origin_) + " rev-parse HEAD").out);
+  }
+  TempDir tmp_;
+  std::string origin_;
+  std::string sha_;
+};
+
+TEST_F(GitLocalTest, ClonesALocalPathAndAFileUrl) {
+  auto a = Repository::clone(origin_, tmp_ / "a", {});
+  ASSERT_TRUE(a) << a.error().str();
+  EXPECT_EQ(*a->head_sha(), sha_);
+  EXPECT_EQ(slurp(tmp_.path() / "a/README"), "hello\n");
+  auto b = Repository::clone("file://" + origin_, tmp_ / "b", {});
+  ASSERT_TRUE(b) << b.error().str();
+  EXPECT_EQ(*b->head_sha(), sha_);
+}
+
+TEST_F(GitLocalTest, UnknownRefNamesTheRef) {
+  auto a = Repository::clone(origin_, tmp_ / "a", {});
+  ASSERT_TRUE(a);
+  auto r = a->resolve("nope", {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().str(), "ref 'nope' not found in " + origin_);
+}
+
+TEST_F(GitLocalTest, RefusesFilesOver50MegabytesNamingThem) {
+  auto a = Repository::clone(origin_, tmp_ / "a", {});
+  ASSERT_TRUE(a);
+  std::string big = tmp_ / "big.bin", big2 = tmp_ / "big2.bin";
+  fs::resize_file((std::ofstream(big), big), 60'000'000);  // sparse: no disk used
+  fs::resize_file((std::ofstream(big2), big2), 50'000'001);
+  write(tmp_.path() / "small.txt", "ok\n");
+  auto r = a->commit_paths("main", "",
+                           {{tmp_ / "small.txt", "s.txt"}, {big, "b.bin"}, {big2, "b2.bin"}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().str(),
+            "refusing to commit files over 50 MB (GitHub rejects files over 100 MB): " + big +
+                " (60.0 MB), " + big2 + " (50.0 MB)");
+  // commit_and_push refuses before it touches the network.
+  CommitPushRequest req;
+  req.url = "https://localhost:1/nowhere.git";
+  req.work_dir = tmp_ / "work";
+  req.branch = "main";
+  req.files = {{big, "b.bin"}};
+  auto cp = commit_and_push(req, {});
+  ASSERT_FALSE(cp);
+  EXPECT_EQ(cp.error().str(),
+            "refusing to commit files over 50 MB (GitHub rejects files over 100 MB): " + big +
+                " (60.0 MB)");
+  EXPECT_FALSE(fs::exists(tmp_.path() / "work"));
+}
+
+TEST_F(GitLocalTest, CommitsFilesAndDirectoriesWithModes) {
+  auto a = Repository::clone(origin_, tmp_ / "a", {});
+  ASSERT_TRUE(a);
+  write(tmp_.path() / "out/x.txt", "x\n");
+  write(tmp_.path() / "out/sub/y.txt", "y\n");
+  write(tmp_.path() / "run.sh", "#!/bin/sh\n");
+  fs::permissions(tmp_.path() / "run.sh", fs::perms::owner_exec, fs::perm_options::add);
+  auto r = a->commit_paths("main", "", {{tmp_ / "out", "results/out"}, {tmp_ / "run.sh", "bin/"}},
+                           "add results [skip ci]", "Ada <ada@example.com>");
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_TRUE(r->changed);
+  EXPECT_EQ(r->parent, sha_);
+  Cmd ls = sh("git -C " + q(tmp_ / "a") + " ls-tree -r HEAD");
+  EXPECT_NE(ls.out.find("100644 blob"), std::string::npos);
+  EXPECT_NE(ls.out.find("\tresults/out/sub/y.txt"), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("100755 blob"), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("\tbin/run.sh"), std::string::npos) << ls.out;
+  Cmd log = sh("git -C " + q(tmp_ / "a") + " log -1 --format='%an <%ae>|%s'");
+  EXPECT_EQ(trimmed(log.out), "Ada <ada@example.com>|add results [skip ci]");
+  // HEAD is on main: the work tree has the files too, and is clean.
+  EXPECT_EQ(slurp(tmp_.path() / "a/results/out/x.txt"), "x\n");
+  EXPECT_EQ(trimmed(sh("git -C " + q(tmp_ / "a") + " status --porcelain").out), "");
+  // The same files again: nothing to commit.
+  auto again = a->commit_paths("main", "", {{tmp_ / "out", "results/out"}});
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->changed);
+  EXPECT_EQ(again->sha, r->sha);
+  auto bad = a->commit_paths("main", "", {{tmp_ / "run.sh", "../escape.sh"}});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().str(), "the destination '../escape.sh' is outside the repository");
+}
+
+TEST_F(GitLocalTest, UpdatesSubmodulesOnRequest) {
+  std::string lib = tmp_ / "lib";
+  std::string env = git_env(tmp_.path());
+  Cmd c = sh(env + "sh -c " +
+             q("git init -q -b main " + q(lib) + " && cd " + q(lib) +
+               " && echo lib > lib.txt && git add . && git commit -qm lib && cd " + q(origin_) +
+               " && git -c protocol.file.allow=always submodule -q add " + q(lib) +
+               " third_party/lib && git commit -qm sub"));
+  ASSERT_EQ(c.rc, 0) << c.out;
+  auto a = Repository::clone(origin_, tmp_ / "a", {});
+  ASSERT_TRUE(a) << a.error().str();
+  EXPECT_FALSE(fs::exists(tmp_.path() / "a/third_party/lib/lib.txt"));
+  auto r = a->update_submodules({});
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_EQ(slurp(tmp_.path() / "a/third_party/lib/lib.txt"), "lib\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against a real git smart-HTTP server over HTTPS with basic auth.
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  int port = -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+bool require_lighttpd() {
+  const char* v = std::getenv("WFRUN_REQUIRE_LIGHTTPD");
+  return v && std::string(v) == "1";
+}
+
+/// lighttpd + git http-backend, shared by the suite.
+struct GitServer {
+  TempDir dir;
+  int port = 0;
+  std::string user = "alice";
+  std::string pass = "s3cret-T0ken-xyz";
+  std::string script = WFRUN_GITHTTP_SH;
+
+  std::string ca() const { return dir / "tls/ca.pem"; }
+  std::string url(const std::string& name) const {
+    return "https://localhost:" + std::to_string(port) + "/git/" + name + ".git";
+  }
+  std::string anon_url(const std::string& name) const {
+    return "https://localhost:" + std::to_string(port) + "/anon/" + name + ".git";
+  }
+  std::string bare(const std::string& name) const { return dir / ("repos/" + name + ".git"); }
+  // The git CLI, trusting the test CA (GIT_SSL_CAINFO beats -c http.sslCAInfo).
+  std::string git() const { return git_env(dir / "home") + "GIT_SSL_CAINFO=" + q(ca()) + " git "; }
+  std::string cred_url(const std::string& name) const {
+    return "https://" + user + ":" + pass + "@localhost:" + std::to_string(port) + "/git/" + name +
+           ".git";
+  }
+
+  std::string start() {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      port = free_port();
+      Cmd c = sh("bash " + q(script) + " start " + q(dir.path()) + " " + std::to_string(port) +
+                 " " + user + " " + pass + " " + std::to_string(::getpid()));
+      if (c.rc == 0) return "";
+      if (attempt == 2) return "githttp.sh start failed: " + c.out;
+    }
+    return "unreachable";
+  }
+  void stop() { sh("bash " + q(script) + " stop " + q(dir.path())); }
+};
+
+/// Commits made in the seeded repo.
+struct Seed {
+  std::string main, feature, tag, pr;
+  std::string work;  // the CLI clone that pushed them
+};
+
+class GitHttpTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    skip_ = "";
+    if (sh("command -v lighttpd && test -e /usr/lib/lighttpd/mod_openssl.so").rc != 0) {
+      skip_ =
+          "lighttpd with mod_openssl is not installed (apt-get install lighttpd "
+          "lighttpd-mod-openssl)";
+      return;
+    }
+    server_ = new GitServer;
+    std::string err = server_->start();
+    if (!err.empty()) skip_ = err;
+  }
+  static void TearDownTestSuite() {
+    if (server_) server_->stop();
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    if (!skip_.empty()) {
+      if (require_lighttpd() || server_) FAIL() << skip_;
+      GTEST_SKIP() << skip_;
+    }
+  }
+
+  GitServer& srv() { return *server_; }
+  RemoteOptions good() const {
+    RemoteOptions o;
+    o.creds.username = server_->user;
+    o.creds.token = server_->pass;
+    o.ca_file = server_->ca();
+    return o;
+  }
+  // A new bare repo NAME with main (2 commits), feature, tag v1 and refs/pull/1/head.
+  Seed seed(const std::string& name) {
+    Seed s;
+    Cmd c = sh("bash " + q(srv().script) + " new-repo " + q(srv().dir.path()) + " " + name);
+    EXPECT_EQ(c.rc, 0) << c.out;
+    s.work = tmp_ / ("seed-" + name);
+    std::string g = srv().git() + "-C " + q(s.work) + " ";
+    std::string script = "set -e; " + srv().git() + "init -q -b main " + q(s.work) +
+                         "; echo one > " + q(s.work + "/README") + "; " + g + "add README; " + g +
+                         "commit -qm one; " + g + "tag v1; echo two > " + q(s.work + "/README") +
+                         "; " + g + "commit -qam two; " + g + "checkout -qb feature; echo feat > " +
+                         q(s.work + "/feature.txt") + "; " + g + "add feature.txt; " + g +
+                         "commit -qm feat; " + g + "checkout -q --detach main; echo pr > " +
+                         q(s.work + "/pr.txt") + "; " + g + "add pr.txt; " + g + "commit -qm pr; " +
+                         g + "push -q " + q(srv().cred_url(name)) +
+                         " main feature v1 HEAD:refs/pull/1/head; " + g + "checkout -q main";
+    c = sh(script);
+    EXPECT_EQ(c.rc, 0) << c.out;
+    auto rev = [&](const std::string& r) {
+      return trimmed(sh("git --git-dir=" + q(srv().bare(name)) + " rev-parse " + r).out);
+    };
+    s.main = rev("main");
+    s.feature = rev("feature");
+    s.tag = rev("v1^{commit}");
+    s.pr = rev("refs/pull/1/head");
+    return s;
+  }
+  std::string remote_rev(const std::string& name, const std::string& ref) {
+    return trimmed(sh("git --git-dir=" + q(srv().bare(name)) + " rev-parse " + ref).out);
+  }
+  // Pushes one more commit to main of NAME with the CLI (over HTTPS), returns its sha.
+  std::string cli_push_commit(const Seed& s, const std::string& name, const std::string& file) {
+    std::string g = srv().git() + "-C " + q(s.work) + " ";
+    Cmd c = sh("set -e; echo " + file + " > " + q(s.work + "/" + file) + "; " + g + "add " + file +
+               "; " + g + "commit -qm " + file + "; " + g + "push -q " + q(srv().cred_url(name)) +
+               " main");
+    EXPECT_EQ(c.rc, 0) << c.out;
+    return remote_rev(name, "main");
+  }
+  void expect_no_secret(const std::string& text) {
+    EXPECT_EQ(text.find(srv().pass), std::string::npos) << text;
+  }
+  void expect_no_secret_in_tree(const fs::path& root) {
+    for (const auto& e : fs::recursive_directory_iterator(root)) {
+      if (!e.is_regular_file()) continue;
+      std::string name = e.path().filename().string();
+      if (name == "config" || name == "FETCH_HEAD" ||
+          e.path().string().find("/logs/") != std::string::npos)
+        expect_no_secret(slurp(e.path()));
+    }
+  }
+
+  static GitServer* server_;
+  static std::string skip_;
+  TempDir tmp_;
+};
+GitServer* GitHttpTest::server_ = nullptr;
+std::string GitHttpTest::skip_;
+
+TEST_F(GitHttpTest, ClonesAndFetchesWithAToken) {
+  Seed s = seed("clone");
+  auto repo = Repository::clone(srv().url("clone"), tmp_ / "c", good());
+  ASSERT_TRUE(repo) << repo.error().str();
+  EXPECT_EQ(*repo->head_sha(), s.main);
+  EXPECT_EQ(repo->origin_url(), srv().url("clone"));
+  EXPECT_EQ(slurp(tmp_.path() / "c/README"), "two\n");
+  std::string next = cli_push_commit(s, "clone", "three.txt");
+  auto f = repo->fetch(good());
+  ASSERT_TRUE(f) << f.error().str();
+  EXPECT_EQ(*repo->resolve("main", good()), next);
+  expect_no_secret_in_tree(tmp_.path() / "c/.git");
+}
+
+TEST_F(GitHttpTest, CredentialsInTheUrlAreUsedButNeverStored) {
+  Seed s = seed("userinfo");
+  RemoteOptions o;
+  o.ca_file = srv().ca();
+  auto repo = Repository::clone(srv().cred_url("userinfo"), tmp_ / "c", o);
+  ASSERT_TRUE(repo) << repo.error().str();
+  EXPECT_EQ(*repo->head_sha(), s.main);
+  EXPECT_EQ(repo->origin_url(), srv().url("userinfo"));
+  expect_no_secret_in_tree(tmp_.path() / "c/.git");
+}
+
+TEST_F(GitHttpTest, BadPasswordFailsAfterOneTry) {
+  seed("badpw");
+  RemoteOptions o = good();
+  o.creds.token = "wrong-password-123";
+  auto before = std::chrono::steady_clock::now();
+  auto repo = Repository::clone(srv().url("badpw"), tmp_ / "c", o);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - before).count();
+  ASSERT_FALSE(repo);
+  EXPECT_EQ(repo.error().str(), "authentication failed for " + srv().url("badpw") +
+                                    " (check the token and its scopes)");
+  EXPECT_EQ(repo.error().str().find("wrong-password"), std::string::npos);
+  EXPECT_LT(secs, 5.0);
+  // One unauthenticated request and one with the bad password: no 15 retries.
+  std::string log = slurp(srv().dir / "log/access.log");
+  size_t tries = 0;
+  for (size_t pos = 0; (pos = log.find("/git/badpw.git/info/refs", pos)) != std::string::npos;
+       ++pos)
+    ++tries;
+  EXPECT_LE(tries, 2u) << log;
+}
+
+TEST_F(GitHttpTest, NoCredentialsForAPrivateRepo) {
+  seed("nocreds");
+  RemoteOptions o;
+  o.ca_file = srv().ca();
+  auto repo = Repository::clone(srv().url("nocreds"), tmp_ / "c", o);
+  ASSERT_FALSE(repo);
+  EXPECT_EQ(repo.error().str(),
+            "authentication required for " + srv().url("nocreds") +
+                ": no credentials were given (pass a token as secret:NAME or set GITHUB_TOKEN)");
+  // The same repo is public under /anon/: no credentials needed to read.
+  auto anon = Repository::clone(srv().anon_url("nocreds"), tmp_ / "anon", o);
+  ASSERT_TRUE(anon) << anon.error().str();
+}
+
+TEST_F(GitHttpTest, UntrustedCertificateMentionsTheCaFileOption) {
+  seed("cert");
+  RemoteOptions o = good();
+  o.ca_file.clear();
+  auto repo = Repository::clone(srv().url("cert"), tmp_ / "c", o);
+  ASSERT_FALSE(repo);
+  std::string msg = repo.error().str();
+  EXPECT_EQ(msg.rfind("the TLS certificate of " + srv().url("cert") + " is not trusted: ", 0), 0u)
+      << msg;
+  EXPECT_NE(msg.find("(if a proxy or a private CA signs it, pass that CA bundle with --ca-file "
+                     "or WFRUN_CA_FILE)"),
+            std::string::npos)
+      << msg;
+  // And with the CA file it works again (the setting is process-wide; it must switch back).
+  auto ok = Repository::clone(srv().url("cert"), tmp_ / "c2", good());
+  ASSERT_TRUE(ok) << ok.error().str();
+}
+
+TEST_F(GitHttpTest, ResolvesBranchesTagsShasAndPullRequests) {
+  Seed s = seed("refs");
+  auto repo = Repository::clone(srv().url("refs"), tmp_ / "c", good());
+  ASSERT_TRUE(repo) << repo.error().str();
+  EXPECT_EQ(*repo->resolve("main", good()), s.main);
+  EXPECT_EQ(*repo->resolve("feature", good()), s.feature);
+  EXPECT_EQ(*repo->resolve("v1", good()), s.tag);
+  EXPECT_EQ(*repo->resolve(s.feature, good()), s.feature);
+  EXPECT_EQ(*repo->resolve(s.feature.substr(0, 8), good()), s.feature);
+  auto pr = repo->resolve("refs/pull/1/head", good());  // not cloned: fetched on demand
+  ASSERT_TRUE(pr) << pr.error().str();
+  EXPECT_EQ(*pr, s.pr);
+  auto missing = repo->resolve("no-such-branch", good());
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().str(), "ref 'no-such-branch' not found in " + srv().url("refs"));
+  auto missing_pr = repo->resolve("refs/pull/7/head", good());
+  ASSERT_FALSE(missing_pr);
+  EXPECT_EQ(missing_pr.error().str(), "ref 'refs/pull/7/head' not found in " + srv().url("refs"));
+}
+
+TEST_F(GitHttpTest, ChecksOutBranchesTagsAndPullRequests) {
+  Seed s = seed("checkout");
+  auto repo = Repository::clone(srv().url("checkout"), tmp_ / "c", good());
+  ASSERT_TRUE(repo);
+  fs::path wt = tmp_.path() / "c";
+  ASSERT_TRUE(repo->checkout("feature", good()));
+  EXPECT_EQ(*repo->head_sha(), s.feature);
+  EXPECT_EQ(slurp(wt / "feature.txt"), "feat\n");
+  EXPECT_EQ(trimmed(sh("git -C " + q(wt) + " symbolic-ref HEAD").out), "refs/heads/feature");
+  ASSERT_TRUE(repo->checkout("v1", good()));
+  EXPECT_EQ(*repo->head_sha(), s.tag);
+  EXPECT_EQ(slurp(wt / "README"), "one\n");
+  EXPECT_FALSE(fs::exists(wt / "feature.txt"));
+  ASSERT_TRUE(repo->checkout("pull/1/head", good()));
+  EXPECT_EQ(*repo->head_sha(), s.pr);
+  EXPECT_EQ(slurp(wt / "pr.txt"), "pr\n");
+  ASSERT_TRUE(repo->checkout(s.main.substr(0, 10), good()));
+  EXPECT_EQ(*repo->head_sha(), s.main);
+  EXPECT_EQ(trimmed(sh("git -C " + q(wt) + " status --porcelain").out), "");
+}
+
+TEST_F(GitHttpTest, CommitsAndPushes) {
+  seed("push");
+  auto repo = Repository::clone(srv().url("push"), tmp_ / "c", good());
+  ASSERT_TRUE(repo);
+  write(tmp_.path() / "metrics.json", "{\"acc\": 0.9}\n");
+  auto c = repo->commit_paths("main", "", {{tmp_ / "metrics.json", "results/metrics.json"}});
+  ASSERT_TRUE(c) << c.error().str();
+  auto p = repo->push("main", good());
+  ASSERT_TRUE(p) << p.error().str();
+  EXPECT_EQ(remote_rev("push", "main"), c->sha);
+  EXPECT_EQ(sh("git --git-dir=" + q(srv().bare("push")) + " show main:results/metrics.json").out,
+            "{\"acc\": 0.9}\n");
+  EXPECT_EQ(trimmed(sh("git --git-dir=" + q(srv().bare("push")) + " log -1 --format=%s main").out),
+            "Update files from wfrun [skip ci]");
+}
+
+TEST_F(GitHttpTest, PushWithABadPasswordFailsWithoutRetrying) {
+  seed("pushpw");
+  auto repo = Repository::clone(srv().url("pushpw"), tmp_ / "c", good());
+  ASSERT_TRUE(repo);
+  write(tmp_.path() / "f.txt", "f\n");
+  ASSERT_TRUE(repo->commit_paths("main", "", {{tmp_ / "f.txt", "f.txt"}}));
+  RemoteOptions bad = good();
+  bad.creds.token = "nope-nope";
+  auto p = repo->push("main", bad);
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().str(), "authentication failed for " + srv().url("pushpw") +
+                                 " (check the token and its scopes)");
+}
+
+TEST_F(GitHttpTest, ServerRejectsANonFastForwardPush) {
+  Seed s = seed("denynff");
+  ASSERT_EQ(
+      sh("git --git-dir=" + q(srv().bare("denynff")) + " config receive.denyNonFastForwards true")
+          .rc,
+      0);
+  auto repo = Repository::clone(srv().url("denynff"), tmp_ / "c", good());
+  ASSERT_TRUE(repo);
+  cli_push_commit(s, "denynff", "other.txt");  // main moves on the server
+  ASSERT_TRUE(repo->fetch(good()));
+  write(tmp_.path() / "f.txt", "f\n");
+  // Build on the old tip (a local branch), then force it onto main: the server must refuse.
+  git::Repository& r = *repo;
+  ASSERT_EQ(sh("git -C " + q(tmp_ / "c") + " update-ref refs/heads/stale " + s.main).rc, 0);
+  ASSERT_TRUE(r.commit_paths("stale", "", {{tmp_ / "f.txt", "f.txt"}}));
+  ASSERT_EQ(sh("git -C " + q(tmp_ / "c") + " update-ref refs/heads/main refs/heads/stale").rc, 0);
+  auto p = r.push("main", good(), /*force=*/true);
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().str(),
+            "the server rejected the push to main: non-fast-forward (remote: error: denying "
+            "non-fast-forward refs/heads/main (you should pull first))");
+}
+
+TEST_F(GitHttpTest, PreReceiveHookRejectionKeepsTheCommitAndSaysHowToPush) {
+  seed("hook");
+  fs::path hook = fs::path(srv().bare("hook")) / "hooks/pre-receive";
+  write(hook, "#!/bin/sh\necho 'pushes to main are frozen' >&2\nexit 1\n");
+  fs::permissions(hook, fs::perms::owner_all);
+  write(tmp_.path() / "f.txt", "f\n");
+  CommitPushRequest req;
+  req.url = srv().url("hook");
+  req.work_dir = tmp_ / "work";
+  req.branch = "main";
+  req.files = {{tmp_ / "f.txt", "f.txt"}};
+  auto r = commit_and_push(req, good());
+  ASSERT_FALSE(r);
+  std::string msg = r.error().str();
+  std::string sha =
+      trimmed(sh("git --git-dir=" + q(tmp_ / "work") + " rev-parse refs/heads/main").out);
+  EXPECT_EQ(msg,
+            "the server rejected the push to main: pre-receive hook declined (remote: "
+            "pushes to main are frozen); the commit " +
+                sha.substr(0, 12) + " is kept in " + (tmp_ / "work") +
+                "; push it by hand with: git -C " + (tmp_ / "work") +
+                " push origin refs/heads/main:refs/heads/main");
+  expect_no_secret(msg);
+  expect_no_secret_in_tree(tmp_.path() / "work");
+  // The printed command works once the hook is gone.
+  fs::remove(hook);
+  Cmd c = sh(srv().git() + "-c credential.helper= -C " + q(tmp_ / "work") + " push " +
+             q(srv().cred_url("hook")) + " refs/heads/main:refs/heads/main");
+  ASSERT_EQ(c.rc, 0) << c.out;
+  EXPECT_EQ(remote_rev("hook", "main"), sha);
+}
+
+TEST_F(GitHttpTest, CommitAndPushCreatesTheBranchFromBase) {
+  Seed s = seed("newbranch");
+  write(tmp_.path() / "r.txt", "r\n");
+  CommitPushRequest req;
+  req.url = srv().url("newbranch");
+  req.work_dir = tmp_ / "work";
+  req.branch = "results";
+  req.base = "main";
+  req.files = {{tmp_ / "r.txt", "r.txt"}};
+  auto r = commit_and_push(req, good());
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_TRUE(r->changed);
+  EXPECT_EQ(r->attempts, 1);
+  EXPECT_EQ(remote_rev("newbranch", "results"), r->sha);
+  EXPECT_EQ(remote_rev("newbranch", "results~1"), s.main);
+  // Again with the same file: nothing to do.
+  req.work_dir = tmp_ / "work2";
+  auto again = commit_and_push(req, good());
+  ASSERT_TRUE(again) << again.error().str();
+  EXPECT_FALSE(again->changed);
+  req.base = "nope";
+  req.branch = "other";
+  req.work_dir = tmp_ / "work3";
+  auto bad = commit_and_push(req, good());
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().str(), "ref 'nope' not found in " + srv().url("newbranch"));
+}
+
+TEST_F(GitHttpTest, FourRacingPushersAllLand) {
+  Seed s = seed("race");
+  constexpr int kPushers = 4;
+  std::vector<Result<CommitPushResult>> results(kPushers, Error("not run"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kPushers; ++i) {
+    std::string name = "run" + std::to_string(i) + ".txt";
+    write(tmp_.path() / ("in" + std::to_string(i)) / name, "run " + std::to_string(i) + "\n");
+  }
+  for (int i = 0; i < kPushers; ++i) {
+    threads.emplace_back([&, i] {
+      CommitPushRequest req;
+      req.url = srv().url("race");
+      req.work_dir = tmp_ / ("work" + std::to_string(i));
+      req.branch = "main";
+      req.files = {{tmp_ / ("in" + std::to_string(i)), "runs"}};
+      req.message = "run " + std::to_string(i) + " [skip ci]";
+      results[i] = commit_and_push(req, good());
+    });
+  }
+  for (auto& t : threads) t.join();
+  int retried = 0;
+  for (int i = 0; i < kPushers; ++i) {
+    ASSERT_TRUE(results[i]) << i << ": " << results[i].error().str();
+    if (results[i]->attempts > 1) ++retried;
+  }
+  std::string bare = "git --git-dir=" + q(srv().bare("race")) + " ";
+  EXPECT_EQ(trimmed(sh(bare + "rev-list --count " + s.main + "..main").out),
+            std::to_string(kPushers));
+  Cmd ls = sh(bare + "ls-tree --name-only main runs/");
+  EXPECT_EQ(ls.out, "runs/run0.txt\nruns/run1.txt\nruns/run2.txt\nruns/run3.txt\n");
+  // Linear history: rebuilt on the new tip, never merged.
+  EXPECT_EQ(trimmed(sh(bare + "rev-list --merges --count main").out), "0");
+  std::printf("racing pushers: %d of %d needed more than one attempt\n", retried, kPushers);
+}
+
+TEST_F(GitHttpTest, CachedCloneOnlyFetchesTheSecondTime) {
+  Seed s = seed("cached");
+  std::string cache = tmp_ / "cache";
+  auto a = cached_clone(cache, srv().url("cached"), tmp_ / "a", good());
+  ASSERT_TRUE(a) << a.error().str();
+  auto head = a->head_sha();
+  ASSERT_TRUE(head) << head.error().str();
+  EXPECT_EQ(*head, s.main);
+  EXPECT_EQ(a->origin_url(), srv().url("cached"));
+  auto feature = a->resolve("feature", good());
+  ASSERT_TRUE(feature) << feature.error().str();
+  EXPECT_EQ(*feature, s.feature);
+  auto tag = a->resolve("v1", good());
+  ASSERT_TRUE(tag) << tag.error().str();
+  EXPECT_EQ(*tag, s.tag);
+  std::string mirror = cache_path(cache, srv().url("cached"));
+  ASSERT_TRUE(fs::exists(fs::path(mirror) / "HEAD"));
+  std::string next = cli_push_commit(s, "cached", "later.txt");
+  // Credentials in the URL: same mirror, reused (fetched, not cloned again).
+  auto before = sh("ls -i " + q(mirror + "/HEAD")).out;
+  auto b = cached_clone(cache, srv().cred_url("cached"), tmp_ / "b", good());
+  ASSERT_TRUE(b) << b.error().str();
+  EXPECT_EQ(sh("ls -i " + q(mirror + "/HEAD")).out, before);
+  EXPECT_EQ(*b->head_sha(), next);
+  EXPECT_EQ(b->origin_url(), srv().url("cached"));
+  size_t mirrors = 0;
+  for (const auto& e : fs::directory_iterator(cache))
+    if (e.path().extension() == ".git") ++mirrors;
+  EXPECT_EQ(mirrors, 1u);
+  // On-demand refs go to the real remote.
+  auto pr = b->resolve("refs/pull/1/head", good());
+  ASSERT_TRUE(pr) << pr.error().str();
+  EXPECT_EQ(*pr, s.pr);
+  expect_no_secret_in_tree(cache);
+  expect_no_secret_in_tree(tmp_.path() / "b/.git");
+}
+
+}  // namespace
+}  // namespace wfrun::git
