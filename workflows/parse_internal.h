@@ -109,8 +109,9 @@ class WorkflowParser {
   std::set<std::string> untyped_outputs_;           // "JOB.NAME" outputs with a bad type
   std::set<std::string> untyped_inputs_;            // workflow inputs with a bad type
   std::set<std::string> untyped_job_inputs_;        // "JOB.NAME" job inputs of unknown type
-  std::map<std::string, std::set<std::string>>
-      ancestors_;  // job -> every job it needs, transitively
+  // Every job it needs, transitively: ancestors_[i] is a bitset over job indices.
+  std::map<std::string, size_t> job_index_;
+  std::vector<std::vector<uint64_t>> ancestors_;
 };
 
 /// Names of jobs, inputs and outputs: letters, digits, '-' and '_'.
