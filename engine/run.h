@@ -1,0 +1,101 @@
+#pragma once
+// Running a workflow on this machine: the options, the progress observer and the entry points.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+#include "workflows/workflow.h"
+
+namespace wfrun::engine {
+
+class ActionRegistry;
+
+/// What happened to a job (Gradient's phases, lower case).
+enum class JobState { kPending, kRunning, kSucceeded, kFailed, kSkipped, kCancelled, kTimedOut };
+const char* job_state_name(JobState s);  // "succeeded", "failed", ...
+
+/// The run's phase.
+enum class RunState { kQueued, kRunning, kSucceeded, kFailed, kCancelled, kInterrupted };
+const char* run_state_name(RunState s);
+
+/// How Gradient's /inputs and /outputs paths reach a host job.
+enum class PathMode {
+  kAuto,       // namespace where the kernel allows it, else rewrite
+  kNamespace,  // private mount namespace with /inputs and /outputs bind-mounted
+  kRewrite,    // /inputs/ and /outputs/ in the script and `with` values rewritten to host paths
+};
+
+/// The result of one job. A job exiting non-zero is data, not an Error.
+struct JobResult {
+  std::string name;
+  JobState state = JobState::kPending;
+  std::optional<int> exit_code;  // set when the process exited
+  std::optional<int> signal;     // set when it was killed by a signal
+  int attempts = 0;
+  double started = 0, finished = 0;  // unix seconds; 0 = never
+  std::string message;               // why it failed / was skipped (redacted)
+  std::map<std::string, std::string> outputs;  // string outputs: value; others: host path or NAME:VERSION
+  std::string log_path;
+};
+
+/// The result of a whole run.
+struct RunResult {
+  std::int64_t id = 0;
+  std::int64_t number = 0;  // per workflow name: 1, 2, ...
+  std::string dir;          // the run's folder
+  RunState state = RunState::kQueued;
+  double started = 0, finished = 0;
+  std::vector<JobResult> jobs;  // in workflow order
+};
+
+/// Receives progress as it happens. Called on the engine's thread; lines are already redacted.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void run_started(const RunResult& run) {}
+  virtual void job_started(const std::string& job, int attempt) {}
+  /// One line the job printed (without the trailing newline).
+  virtual void job_output(const std::string& job, std::string_view line) {}
+  virtual void job_finished(const JobResult& job) {}
+  virtual void run_finished(const RunResult& run) {}
+  /// Called about once a second while jobs run (for a status line that shows elapsed time).
+  virtual void heartbeat() {}
+};
+
+struct RunOptions {
+  std::string state_dir;  // $WFRUN_HOME resolved by the caller
+  int max_parallel = 0;   // 0: number of cores
+  /// --input NAME=VALUE / --inputs-file: string values, or refs for dataset/volume inputs.
+  std::map<std::string, std::string> inputs;
+  /// Secret values by name (the caller merges --secret, --secrets-file and WFRUN_SECRET_*).
+  std::map<std::string, std::string> secrets;
+  /// The triggering event (a GitHub webhook payload) for context.event.github.* and github.*.
+  std::optional<nlohmann::json> event;
+  /// The git checkout the workflow lives in, for context.event.github.* without an event.
+  std::string workflow_dir;
+  /// "" = podman, else docker, from PATH; otherwise a command line such as "podman --runtime runc".
+  std::string container_runtime;
+  PathMode path_mode = PathMode::kAuto;
+  double kill_grace_seconds = 5;
+  /// When this fd becomes readable the run is cancelled (the CLI's signal self-pipe). -1: none.
+  int cancel_fd = -1;
+  /// The actions `uses:` can name; null: default_actions() (actions.h).
+  const ActionRegistry* actions = nullptr;
+};
+
+/// Checks everything that can be checked before a job runs (secrets known, required inputs
+/// given, datasets exist, container runtime present) and returns the plan as text lines,
+/// one per job in start order.
+Result<std::vector<std::string>> plan_run(const workflows::Workflow& wf, const RunOptions& opts);
+
+/// Runs the workflow to the end. Errors are for runs that could not start (exit 2);
+/// failed jobs are reported in the RunResult (state kFailed).
+Result<RunResult> run_workflow(const workflows::Workflow& wf, const RunOptions& opts,
+                               RunObserver& observer);
+
+}  // namespace wfrun::engine

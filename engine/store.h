@@ -1,0 +1,88 @@
+#pragma once
+// The run store: $WFRUN_HOME/wfrun.db (SQLite, WAL) plus one folder per run. Safe to share
+// between several wfrun processes.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "engine/run.h"
+
+namespace wfrun::engine {
+
+/// One row of `wfrun runs`.
+struct RunRecord {
+  std::int64_t id = 0;
+  std::int64_t number = 0;
+  std::string workflow;  // the workflow's name (file stem)
+  std::string workflow_file;
+  std::string dir;
+  RunState state = RunState::kQueued;
+  double started = 0, finished = 0;
+  std::vector<JobResult> jobs;  // filled by get_run()
+};
+
+/// A registered model (create-model@v1).
+struct ModelRecord {
+  std::string id;  // "mdl-<n>"
+  std::string name, type, dataset;
+  int dataset_version = 0;
+  std::string path;
+  std::int64_t run_id = 0;
+  double created = 0;
+};
+
+/// A dataset version in the local data store.
+struct DatasetVersion {
+  std::string name;
+  int version = 0;
+  std::string path;
+  std::int64_t run_id = 0;
+  double created = 0;
+};
+
+struct StoreImpl;
+
+/// Owns the SQLite connection. One per process (or thread).
+class RunStore {
+ public:
+  static Result<RunStore> open(const std::string& state_dir);
+  RunStore(RunStore&&) noexcept;
+  RunStore& operator=(RunStore&&) noexcept;
+  ~RunStore();
+
+  const std::string& state_dir() const;
+
+  /// Allocates the next run id and per-workflow number and creates the run's folder.
+  Result<RunRecord> create_run(const std::string& workflow, const std::string& workflow_file);
+  Result<void> update_run(const RunRecord& run);
+  Result<void> update_job(std::int64_t run_id, const JobResult& job);
+  /// Several jobs in one transaction.
+  Result<void> update_jobs(std::int64_t run_id, const std::vector<const JobResult*>& jobs);
+  Result<RunRecord> get_run(std::int64_t id);
+  Result<std::vector<RunRecord>> list_runs(int limit = 50);
+
+  /// Records a new version of dataset `name` whose files are (already) at `path`.
+  Result<DatasetVersion> add_dataset_version(const std::string& name, const std::string& path,
+                                             std::int64_t run_id);
+  /// Moves the folder `from` to dataset_dir(name, next version) and records that version, as
+  /// one step that concurrent wfrun processes cannot interleave.
+  Result<DatasetVersion> commit_dataset_version(const std::string& name, const std::string& from,
+                                                std::int64_t run_id);
+  /// The newest version (no version given) or the given one.
+  Result<DatasetVersion> find_dataset(const std::string& name, std::optional<int> version);
+  /// Where the next version of `name` should be written (the folder does not exist yet).
+  std::string dataset_dir(const std::string& name, int version) const;
+
+  Result<ModelRecord> add_model(const ModelRecord& m);
+  Result<std::vector<ModelRecord>> list_models();
+
+ private:
+  explicit RunStore(std::unique_ptr<StoreImpl> impl);
+  std::unique_ptr<StoreImpl> impl_;
+};
+
+}  // namespace wfrun::engine

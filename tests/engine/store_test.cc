@@ -1,0 +1,201 @@
+// The run store: runs, jobs, datasets and models in SQLite, shared between processes.
+#include "engine/store.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include "engine/fs.h"
+#include "tests/engine/helpers.h"
+
+namespace wfrun::engine {
+namespace {
+
+using testing::TempDir;
+
+TEST(Store, RunsAndJobs) {
+  TempDir dir;
+  auto store = RunStore::open(dir / "state");
+  ASSERT_TRUE(store) << store.error().str();
+  auto a = store->create_run("train", "wf/train.yaml");
+  ASSERT_TRUE(a) << a.error().str();
+  auto b = store->create_run("train", "wf/train.yaml");
+  auto c = store->create_run("other", "wf/other.yaml");
+  ASSERT_TRUE(b && c);
+  EXPECT_EQ(a->id, 1);
+  EXPECT_EQ(a->number, 1);
+  EXPECT_EQ(b->number, 2);
+  EXPECT_EQ(c->number, 1);
+  EXPECT_EQ(c->id, 3);
+  EXPECT_TRUE(is_dir(dir / "state/runs/3"));
+  EXPECT_EQ(c->dir, dir / "state/runs/3");
+
+  JobResult j;
+  j.name = "prep";
+  j.state = JobState::kFailed;
+  j.exit_code = 2;
+  j.attempts = 3;
+  j.message = "exit code 2";
+  j.outputs = {{"n", "5"}};
+  ASSERT_TRUE(store->update_job(a->id, j));
+  j.state = JobState::kSucceeded;
+  ASSERT_TRUE(store->update_job(a->id, j));  // an update, not a second row
+  JobResult k;
+  k.name = "train";
+  k.signal = 9;
+  ASSERT_TRUE(store->update_job(a->id, k));
+  RunRecord rec = *a;
+  rec.state = RunState::kSucceeded;
+  rec.finished = 5;
+  ASSERT_TRUE(store->update_run(rec));
+
+  auto got = store->get_run(a->id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->state, RunState::kSucceeded);
+  EXPECT_EQ(got->finished, 5);
+  EXPECT_EQ(got->workflow_file, "wf/train.yaml");
+  ASSERT_EQ(got->jobs.size(), 2u);
+  EXPECT_EQ(got->jobs[0].name, "prep");
+  EXPECT_EQ(got->jobs[0].state, JobState::kSucceeded);
+  EXPECT_EQ(got->jobs[0].exit_code, 2);
+  EXPECT_EQ(got->jobs[0].attempts, 3);
+  EXPECT_EQ(got->jobs[0].outputs.at("n"), "5");
+  EXPECT_EQ(got->jobs[1].signal, 9);
+  EXPECT_FALSE(got->jobs[1].exit_code);
+
+  auto list = store->list_runs(2);
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].id, 3);  // newest first
+  EXPECT_FALSE(store->get_run(99));
+  EXPECT_EQ(store->get_run(99).error().message(), "no run 99");
+}
+
+TEST(Store, DatasetVersions) {
+  TempDir dir;
+  auto store = RunStore::open(dir / "state");
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->find_dataset("d", std::nullopt).error().message(),
+            "dataset 'd' not found in " + dir / "state/datasets");
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(make_dirs(dir / "src"));
+    auto v = store->commit_dataset_version("d", dir / "src", 7);
+    ASSERT_TRUE(v) << v.error().str();
+    EXPECT_EQ(v->version, i + 1);
+    EXPECT_EQ(v->path, dir / "state/datasets/d/" + std::to_string(i + 1));
+    EXPECT_TRUE(is_dir(v->path));
+    EXPECT_FALSE(exists(dir / "src"));
+  }
+  EXPECT_EQ(store->find_dataset("d", std::nullopt)->version, 2);
+  EXPECT_EQ(store->find_dataset("d", 1)->run_id, 7);
+  EXPECT_FALSE(store->find_dataset("d", 3));
+  // A version folder made by hand counts.
+  ASSERT_TRUE(make_dirs(store->dataset_dir("d", 5)));
+  EXPECT_EQ(store->find_dataset("d", std::nullopt)->version, 5);
+  EXPECT_EQ(store->find_dataset("d", 5)->path, dir / "state/datasets/d/5");
+  auto added = store->add_dataset_version("d", "/elsewhere", 0);
+  ASSERT_TRUE(added);
+  EXPECT_EQ(added->version, 6);
+  EXPECT_EQ(store->find_dataset("d", 6)->path, "/elsewhere");
+}
+
+TEST(Store, ModelIds) {
+  TempDir dir;
+  auto store = RunStore::open(dir / "state");
+  ASSERT_TRUE(store);
+  ModelRecord m;
+  m.name = "a";
+  m.type = "ONNX";
+  m.dataset = "d";
+  m.dataset_version = 1;
+  EXPECT_EQ(store->add_model(m)->id, "mdl-1");
+  EXPECT_EQ(store->add_model(m)->id, "mdl-2");
+  auto all = store->list_models();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[1].id, "mdl-2");
+  EXPECT_EQ((*all)[1].type, "ONNX");
+  EXPECT_GT((*all)[1].created, 0);
+}
+
+void expect_numbers_without_gaps(const std::string& state, int n) {
+  auto store = RunStore::open(state);
+  ASSERT_TRUE(store);
+  auto runs = store->list_runs(10000);
+  ASSERT_TRUE(runs);
+  ASSERT_EQ(runs->size(), static_cast<size_t>(n));
+  std::set<std::int64_t> ids, numbers;
+  for (const auto& r : *runs) {
+    ids.insert(r.id);
+    numbers.insert(r.number);
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(n));
+  EXPECT_EQ(numbers.size(), static_cast<size_t>(n));
+  EXPECT_EQ(*numbers.begin(), 1);
+  EXPECT_EQ(*numbers.rbegin(), n);
+}
+
+TEST(Store, ConcurrentThreadsEachWithItsConnection) {
+  TempDir dir;
+  constexpr int kThreads = 4, kRuns = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&] {
+      auto store = RunStore::open(dir / "state");
+      if (!store) {
+        ++failures;
+        return;
+      }
+      for (int i = 0; i < kRuns; ++i) {
+        auto r = store->create_run("wf", "wf.yaml");
+        if (!r) ++failures;
+        JobResult j;
+        j.name = "j";
+        if (r && !store->update_job(r->id, j)) ++failures;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  expect_numbers_without_gaps(dir / "state", kThreads * kRuns);
+}
+
+TEST(Store, ConcurrentProcesses) {
+  TempDir dir;
+  constexpr int kProcs = 4, kRuns = 25;
+  std::vector<pid_t> pids;
+  for (int p = 0; p < kProcs; ++p) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto store = RunStore::open(dir / "state");
+      if (!store) ::_exit(2);
+      for (int i = 0; i < kRuns; ++i) {
+        if (!store->create_run("wf", "wf.yaml")) ::_exit(3);
+        ModelRecord m;
+        if (!store->add_model(m)) ::_exit(4);
+      }
+      ::_exit(0);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) {
+    int st = 0;
+    ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "child status " << st;
+  }
+  expect_numbers_without_gaps(dir / "state", kProcs * kRuns);
+  auto store = RunStore::open(dir / "state");
+  auto models = store->list_models();
+  ASSERT_TRUE(models);
+  std::set<std::string> ids;
+  for (const auto& m : *models) ids.insert(m.id);
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kProcs * kRuns));
+}
+
+}  // namespace
+}  // namespace wfrun::engine
