@@ -1,0 +1,259 @@
+// wfrun: the command line. Parses arguments, wires the libraries together, and is the only
+// place that turns errors into exit codes: 0 success, 1 a job failed, 2 invalid workflow or
+// command line, 130 interrupted.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "base/fd.h"
+#include "base/strings.h"
+#include "cli/gpu_commands.h"
+#include "cli/notebook_commands.h"
+#include "cli/options.h"
+#include "cli/store_commands.h"
+#include "cli/terminal.h"
+#include "engine/actions.h"
+#include "engine/notebook/notebook_action.h"
+#include "engine/run.h"
+#include "workflows/graph.h"
+#include "workflows/parser.h"
+#include "workflows/secrets.h"
+
+namespace wfrun::cli {
+namespace {
+
+constexpr int kExitOk = 0, kExitJobFailed = 1, kExitInvalid = 2, kExitInterrupted = 130;
+
+int fail(const Error& e, int code = kExitInvalid) {
+  std::fprintf(stderr, "wfrun: %s\n", e.str().c_str());
+  return code;
+}
+
+// The signal self-pipe: SIGINT/SIGTERM write one byte; the engine cancels the run when its
+// read end becomes readable.
+int g_signal_pipe[2] = {-1, -1};
+volatile sig_atomic_t g_interrupted = 0;
+
+void on_signal(int) {
+  g_interrupted = 1;
+  int saved = errno;
+  if (g_signal_pipe[1] >= 0) (void)!::write(g_signal_pipe[1], "x", 1);
+  errno = saved;
+}
+
+void install_signal_pipe() {
+  if (::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return;
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+struct RunArgs {
+  std::string file;
+  std::vector<std::string> inputs, secrets;
+  std::string inputs_file, secrets_file, event_file, container_runtime, paths = "auto";
+  int jobs = 0;
+  bool dry_run = false, quiet = false;
+};
+
+Result<workflows::Workflow> load(const std::string& file) { return workflows::load_workflow(file); }
+
+int cmd_run(const RunArgs& a, const std::string& state_flag) {
+  auto wf = load(a.file);
+  if (!wf) return fail(wf.error());
+
+  engine::RunOptions opts;
+  opts.state_dir = resolve_state_dir(state_flag);
+  opts.max_parallel = a.jobs;
+  opts.container_runtime = a.container_runtime;
+  if (opts.container_runtime.empty()) {
+    if (const char* rt = std::getenv("WFRUN_CONTAINER_RUNTIME"); rt && *rt) opts.container_runtime = rt;
+  }
+  if (a.paths == "namespace") opts.path_mode = engine::PathMode::kNamespace;
+  else if (a.paths == "rewrite") opts.path_mode = engine::PathMode::kRewrite;
+  std::error_code ec;
+  opts.workflow_dir = std::filesystem::absolute(a.file, ec).parent_path().string();
+
+  // Secrets: environment first, then the file, then --secret (the most specific wins).
+  opts.secrets = secrets_from_environment();
+  if (!a.secrets_file.empty()) {
+    auto s = load_secrets_file(a.secrets_file);
+    if (!s) return fail(s.error());
+    for (auto& [k, v] : *s) opts.secrets[k] = v;
+  }
+  for (const auto& s : a.secrets) {
+    auto kv = parse_assignment(s, "--secret");
+    if (!kv) return fail(kv.error());
+    opts.secrets[kv->first] = kv->second;
+  }
+  if (!a.inputs_file.empty()) {
+    auto in = load_inputs_file(a.inputs_file);
+    if (!in) return fail(in.error());
+    opts.inputs = *in;
+  }
+  for (const auto& s : a.inputs) {
+    auto kv = parse_assignment(s, "--input");
+    if (!kv) return fail(kv.error());
+    if (!wf->input(kv->first)) {
+      std::vector<std::string> names;
+      for (const auto& i : wf->inputs) names.push_back(i.name);
+      return fail(Error("--input " + kv->first + ": the workflow " + a.file +
+                        " declares no input '" + kv->first + "'" +
+                        did_you_mean(kv->first, names)));
+    }
+    // A volume given on the command line is relative to where the user is, not to the file.
+    if (wf->input(kv->first)->type == workflows::IoType::kVolume && !kv->second.empty() &&
+        kv->second[0] != '/') {
+      kv->second = std::filesystem::absolute(kv->second, ec).string();
+    }
+    opts.inputs[kv->first] = kv->second;
+  }
+  if (!a.event_file.empty()) {
+    auto text = read_text_file(a.event_file);
+    if (!text) return fail(text.error());
+    try {
+      opts.event = nlohmann::json::parse(*text);
+    } catch (const nlohmann::json::exception& e) {
+      return fail(Error(a.event_file + ": not a JSON webhook payload: " + e.what()));
+    }
+  }
+
+  auto secrets_ok = workflows::check_secrets(
+      *wf, [&](const std::string& n) { return opts.secrets.count(n) > 0; });
+  if (!secrets_ok) return fail(secrets_ok.error());
+
+  if (a.dry_run) {
+    auto plan = engine::plan_run(*wf, opts);
+    if (!plan) return fail(plan.error());
+    std::printf("plan for %s:\n", a.file.c_str());
+    for (const auto& line : *plan) std::printf("  %s\n", line.c_str());
+    return kExitOk;
+  }
+
+  install_signal_pipe();
+  opts.cancel_fd = g_signal_pipe[0];
+  TerminalPrinter printer(stdout, a.quiet);
+  auto result = engine::run_workflow(*wf, opts, printer);
+  if (!result) return fail(result.error());
+  switch (result->state) {
+    case engine::RunState::kSucceeded: return kExitOk;
+    case engine::RunState::kCancelled: return kExitInterrupted;
+    default: return g_interrupted ? kExitInterrupted : kExitJobFailed;
+  }
+}
+
+int cmd_validate(const std::vector<std::string>& files) {
+  int rc = kExitOk;
+  for (const auto& f : files) {
+    auto wf = load(f);
+    if (!wf) {
+      fail(wf.error());
+      rc = kExitInvalid;
+      continue;
+    }
+    std::printf("%s: ok (%zu job%s)\n", f.c_str(), wf->jobs.size(), wf->jobs.size() == 1 ? "" : "s");
+  }
+  return rc;
+}
+
+int cmd_graph(const std::string& file, const std::string& format) {
+  auto wf = load(file);
+  if (!wf) return fail(wf.error());
+  std::string out = format == "mermaid" ? workflows::to_mermaid(*wf) : workflows::to_dot(*wf);
+  std::fputs(out.c_str(), stdout);
+  return kExitOk;
+}
+
+// `wfrun FILE ...` is shorthand for `wfrun run FILE ...`.
+std::vector<std::string> expand_shorthand(int argc, char** argv,
+                                          const std::vector<std::string>& subcommands) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0].size() > 0 && args[0][0] != '-' &&
+      std::find(subcommands.begin(), subcommands.end(), args[0]) == subcommands.end()) {
+    args.insert(args.begin(), "run");
+  }
+  return args;
+}
+
+int real_main(int argc, char** argv) {
+  notebook::register_notebook_action(engine::default_actions());
+  CLI::App app{"wfrun — run Gradient-style YAML workflows and notebooks on this machine"};
+  app.name("wfrun");
+  app.set_version_flag("--version", std::string("wfrun ") + WFRUN_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  std::string state_dir;
+  app.add_option("--state-dir", state_dir, "where runs are recorded (default $WFRUN_HOME or ~/.wfrun)");
+  int exit_code = kExitOk;
+
+  RunArgs ra;
+  auto* run = app.add_subcommand("run", "run a workflow (`wfrun FILE` is the same)");
+  run->add_option("file", ra.file, "the workflow file")->required();
+  run->add_option("--input", ra.inputs, "NAME=VALUE: set a workflow input (repeatable)");
+  run->add_option("--inputs-file", ra.inputs_file,
+                  "Gradient inputs file: {\"inputs\": {NAME: {\"value\": ...}}} (JSON or YAML)");
+  run->add_option("--secret", ra.secrets, "NAME=VALUE: a secret for secret:NAME (repeatable)");
+  run->add_option("--secrets-file", ra.secrets_file, "NAME=VALUE lines or a YAML map of secrets");
+  run->add_option("-j,--jobs", ra.jobs, "how many jobs run at once (default: the number of cores)")
+      ->check(CLI::NonNegativeNumber);
+  run->add_option("--event", ra.event_file, "a GitHub webhook payload (JSON) that triggered this run");
+  run->add_option("--container-runtime", ra.container_runtime,
+                  "command for image jobs, e.g. 'podman --runtime runc' (default: podman, then docker)");
+  run->add_option("--paths", ra.paths,
+                  "how host jobs see /inputs and /outputs: auto, namespace or rewrite")
+      ->check(CLI::IsMember({"auto", "namespace", "rewrite"}));
+  run->add_flag("--dry-run", ra.dry_run, "check everything and print the plan; run nothing");
+  run->add_flag("-q,--quiet", ra.quiet, "print only the summary");
+  run->callback([&] { exit_code = cmd_run(ra, state_dir); });
+
+  std::vector<std::string> vfiles;
+  auto* validate = app.add_subcommand("validate", "check workflow files; run nothing");
+  validate->add_option("files", vfiles, "workflow files")->required();
+  validate->callback([&] { exit_code = cmd_validate(vfiles); });
+
+  std::string gfile, gformat = "dot";
+  auto* graph = app.add_subcommand("graph", "print the job graph");
+  graph->add_option("file", gfile, "the workflow file")->required();
+  graph->add_option("--format", gformat, "dot or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
+  graph->callback([&] { exit_code = cmd_graph(gfile, gformat); });
+
+  add_store_commands(app, state_dir, exit_code);
+  add_notebook_commands(app, exit_code);
+  add_gpu_commands(app, state_dir, exit_code);
+
+  std::vector<std::string> names;
+  for (auto* sc : app.get_subcommands([](CLI::App*) { return true; })) names.push_back(sc->get_name());
+  std::vector<std::string> args = expand_shorthand(argc, argv, names);
+  std::reverse(args.begin(), args.end());  // CLI11 takes the arguments reversed
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitInvalid;
+  }
+  return exit_code;
+}
+
+}  // namespace
+}  // namespace wfrun::cli
+
+int main(int argc, char** argv) {
+  try {
+    return wfrun::cli::real_main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "wfrun: internal error: %s\n", e.what());
+    return 70;
+  }
+}

@@ -1,0 +1,366 @@
+// The wfrun binary end to end: real child processes, a real state dir, real signals.
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Output {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/wfrun-cli-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    state_ = dir_ / "state";
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  // Runs `wfrun ARGS` (a shell fragment) with the test's state dir; captures both streams.
+  Output wfrun(const std::string& args, const std::string& env = "") {
+    fs::path out = dir_ / "stdout", err = dir_ / "stderr";
+    std::string cmd = "cd '" + dir_.string() + "' && env WFRUN_HOME='" + state_.string() + "' " +
+                      env + " " + WFRUN_BIN + " " + args + " >'" + out.string() + "' 2>'" +
+                      err.string() + "' </dev/null";
+    int status = std::system(cmd.c_str());
+    Output o;
+    o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    o.out = slurp(out);
+    o.err = slurp(err);
+    return o;
+  }
+
+  fs::path file(const std::string& name, const std::string& text) {
+    fs::path p = dir_ / name;
+    write_file(p, text);
+    return p;
+  }
+
+  fs::path dir_, state_;
+};
+
+const char* kTwoJobs = R"(jobs:
+  hello:
+    uses: script@v1
+    outputs:
+      greeting:
+        type: string
+    with:
+      script: |
+        echo "hello from $WFRUN_JOB"
+        echo hi > /outputs/greeting
+  world:
+    uses: script@v1
+    needs: [hello]
+    with:
+      script: echo "got ${{ jobs.hello.outputs.greeting }}"
+)";
+
+TEST_F(CliTest, VersionAndHelp) {
+  auto o = wfrun("--version");
+  EXPECT_EQ(o.code, 0);
+  EXPECT_EQ(o.out, "wfrun " WFRUN_VERSION "\n");
+  for (const char* sub : {"run", "validate", "graph", "runs", "show", "logs", "models", "nb2py",
+                          "nbrun"}) {
+    auto h = wfrun(std::string(sub) + " --help");
+    EXPECT_EQ(h.code, 0) << sub;
+    EXPECT_NE(h.out.find("Usage"), std::string::npos) << sub << ": " << h.out;
+  }
+}
+
+TEST_F(CliTest, UnknownFlagIsExit2) {
+  auto o = wfrun("run --no-such-flag x.yaml");
+  EXPECT_EQ(o.code, 2);
+  EXPECT_NE(o.err.find("--no-such-flag"), std::string::npos) << o.err;
+}
+
+TEST_F(CliTest, BadFilesGiveOneLineErrors) {
+  file("empty.yaml", "");
+  file("bin.yaml", std::string("jobs:\0\x01\x02", 8));
+  fs::create_directories(dir_ / "adir");
+  struct Case {
+    std::string arg, want;
+  } cases[] = {
+      {"missing.yaml", "wfrun: missing.yaml: no such file\n"},
+      {"adir", "wfrun: adir: is a directory, expected a workflow file\n"},
+      {"empty.yaml", "wfrun: empty.yaml: the file is empty; a workflow needs a 'jobs:' map\n"},
+      {"bin.yaml", "wfrun: bin.yaml: not a text file\n"},
+  };
+  for (const auto& c : cases) {
+    auto o = wfrun("run " + c.arg);
+    EXPECT_EQ(o.code, 2) << c.arg;
+    EXPECT_EQ(o.err, c.want) << c.arg;
+    auto v = wfrun("validate " + c.arg);
+    EXPECT_EQ(v.code, 2) << c.arg;
+    EXPECT_EQ(v.err, c.want) << c.arg;
+  }
+}
+
+TEST_F(CliTest, RunShorthandSummaryAndRecord) {
+  file("wf.yaml", kTwoJobs);
+  auto o = wfrun("wf.yaml");
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("hello | hello from hello"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("world | got hi"), std::string::npos) << o.out;
+  // The summary table.
+  EXPECT_NE(o.out.find("JOB    STATUS     DURATION  EXIT"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("run 1 succeeded"), std::string::npos) << o.out;
+
+  auto runs = wfrun("runs");
+  EXPECT_EQ(runs.code, 0);
+  EXPECT_NE(runs.out.find("succeeded"), std::string::npos) << runs.out;
+  auto show = wfrun("show 1");
+  EXPECT_EQ(show.code, 0);
+  EXPECT_NE(show.out.find("hello.greeting = hi"), std::string::npos) << show.out;
+  auto logs = wfrun("logs 1 world");
+  EXPECT_EQ(logs.code, 0);
+  EXPECT_EQ(logs.out, "got hi\n");
+  auto all = wfrun("logs 1");
+  EXPECT_NE(all.out.find("hello | hello from hello\n"), std::string::npos) << all.out;
+  auto bad = wfrun("logs 1 wrld");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("run 1 has no job 'wrld' (did you mean 'world'?)"), std::string::npos)
+      << bad.err;
+  auto missing = wfrun("show 99");
+  EXPECT_EQ(missing.code, 2);
+
+  // run.json, Gradient-shaped.
+  std::string json = slurp(state_ / "runs" / "1" / "run.json");
+  EXPECT_NE(json.find("\"phase\""), std::string::npos) << json;
+  EXPECT_TRUE(fs::exists(state_ / "runs" / "1" / "workflow.yaml"));
+}
+
+TEST_F(CliTest, FailedJobExits1AndSkipsDependents) {
+  file("wf.yaml", R"(jobs:
+  bad:
+    uses: script@v1
+    with:
+      script: exit 3
+  after:
+    uses: script@v1
+    needs: [bad]
+    with:
+      script: echo never
+)");
+  auto o = wfrun("run wf.yaml");
+  EXPECT_EQ(o.code, 1) << o.out << o.err;
+  EXPECT_EQ(o.out.find("never"), std::string::npos);
+  EXPECT_NE(o.out.find("failed"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("skipped"), std::string::npos) << o.out;
+  auto show = wfrun("show 1");
+  EXPECT_NE(show.out.find("failed"), std::string::npos) << show.out;
+}
+
+TEST_F(CliTest, SecretsAreFilledAndMasked) {
+  file("wf.yaml", R"(jobs:
+  use:
+    uses: script@v1
+    env:
+      TOKEN: secret:api_token
+    with:
+      script: |
+        echo "token=$TOKEN"
+        test "${#TOKEN}" -eq 12
+)");
+  // Unknown secret: refused before anything runs, with the location.
+  auto missing = wfrun("run wf.yaml");
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.err.find("wf.yaml:5:"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("unknown secret 'api_token'"), std::string::npos) << missing.err;
+  EXPECT_FALSE(fs::exists(state_ / "runs" / "1"));
+
+  for (const std::string how : {"--secret api_token=s3cr3t-value", "--secrets-file secrets.env",
+                                "ENV"}) {
+    file("secrets.env", "# test\napi_token=s3cr3t-value\n");
+    auto o = how == "ENV" ? wfrun("run wf.yaml", "WFRUN_SECRET_api_token=s3cr3t-value")
+                          : wfrun("run wf.yaml " + how);
+    ASSERT_EQ(o.code, 0) << how << o.out << o.err;
+    EXPECT_EQ(o.out.find("s3cr3t-value"), std::string::npos) << o.out;
+    EXPECT_NE(o.out.find("token=***"), std::string::npos) << o.out;
+  }
+  // Nothing in the state dir holds the secret: logs, run.json, the database.
+  for (const auto& e : fs::recursive_directory_iterator(state_)) {
+    if (!e.is_regular_file()) continue;
+    EXPECT_EQ(slurp(e.path()).find("s3cr3t-value"), std::string::npos) << e.path();
+  }
+}
+
+TEST_F(CliTest, InputsFromFlagsAndGradientInputsFile) {
+  file("wf.yaml", R"(inputs:
+  who:
+    type: string
+    with:
+      value: nobody
+jobs:
+  greet:
+    uses: script@v1
+    inputs:
+      who: workflow.inputs.who
+    with:
+      script: echo "hi $(cat /inputs/who) / ${{ inputs.who }}"
+)");
+  auto d = wfrun("run wf.yaml");
+  EXPECT_NE(d.out.find("hi nobody / nobody"), std::string::npos) << d.out << d.err;
+  auto f = wfrun("run wf.yaml --input who=alice");
+  EXPECT_NE(f.out.find("hi alice / alice"), std::string::npos) << f.out << f.err;
+  file("inputs.json", R"({"inputs": {"who": {"value": "bob"}}})");
+  auto j = wfrun("run wf.yaml --inputs-file inputs.json");
+  EXPECT_NE(j.out.find("hi bob / bob"), std::string::npos) << j.out << j.err;
+  auto bad = wfrun("run wf.yaml --input whom=x");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("declares no input 'whom' (did you mean 'who'?)"), std::string::npos)
+      << bad.err;
+}
+
+TEST_F(CliTest, DryRunPrintsPlanAndRunsNothing) {
+  file("wf.yaml", kTwoJobs);
+  auto o = wfrun("run wf.yaml --dry-run");
+  EXPECT_EQ(o.code, 0) << o.err;
+  EXPECT_NE(o.out.find("hello"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("world"), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find("hello from"), std::string::npos) << o.out;
+  EXPECT_FALSE(fs::exists(state_ / "runs" / "1"));
+}
+
+TEST_F(CliTest, ValidateAndGraph) {
+  file("good.yaml", kTwoJobs);
+  file("bad.yaml", "jobs:\n  a:\n    uses: script@v1\n    needs: [b]\n    with: {script: x}\n");
+  auto v = wfrun("validate good.yaml");
+  EXPECT_EQ(v.code, 0);
+  EXPECT_EQ(v.out, "good.yaml: ok (2 jobs)\n");
+  auto b = wfrun("validate good.yaml bad.yaml");
+  EXPECT_EQ(b.code, 2);
+  EXPECT_NE(b.err.find("bad.yaml:4:"), std::string::npos) << b.err;
+  auto dot = wfrun("graph good.yaml");
+  EXPECT_EQ(dot.code, 0);
+  EXPECT_NE(dot.out.find("digraph"), std::string::npos) << dot.out;
+  EXPECT_NE(dot.out.find("\"hello\" -> \"world\""), std::string::npos) << dot.out;
+  auto mm = wfrun("graph good.yaml --format mermaid");
+  EXPECT_NE(mm.out.find("j0[\"hello<br/>script@v1\"]"), std::string::npos) << mm.out;
+  EXPECT_NE(mm.out.find("j0 --> j1"), std::string::npos) << mm.out;
+}
+
+TEST_F(CliTest, InterruptCancelsRunningJobsAndExits130) {
+  fs::path pidfile = dir_ / "job.pid";
+  file("wf.yaml", R"(jobs:
+  slow:
+    uses: script@v1
+    with:
+      script: |
+        echo $$ > )" + pidfile.string() + R"(
+        sleep 60
+)");
+  fs::path out = dir_ / "out";
+  std::string cmd = "cd '" + dir_.string() + "' && WFRUN_HOME='" + state_.string() + "' exec " +
+                    WFRUN_BIN + " run wf.yaml >'" + out.string() + "' 2>&1 </dev/null";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    _exit(127);
+  }
+  // Wait for the job to be running.
+  for (int i = 0; i < 200 && slurp(pidfile).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(slurp(pidfile).empty()) << slurp(out);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  pid_t job = std::stoi(slurp(pidfile));
+  auto t0 = std::chrono::steady_clock::now();
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130) << slurp(out);
+  EXPECT_LT(secs, 10);
+  EXPECT_NE(kill(job, 0), 0) << "the job's process survived";
+  auto show = wfrun("show 1");
+  EXPECT_NE(show.out.find("cancelled"), std::string::npos) << show.out;
+}
+
+TEST_F(CliTest, TwoProcessesShareOneStateDir) {
+  file("wf.yaml", kTwoJobs);
+  fs::path o1 = dir_ / "o1", o2 = dir_ / "o2";
+  std::string base = "cd '" + dir_.string() + "' && WFRUN_HOME='" + state_.string() + "' " +
+                     WFRUN_BIN + " run wf.yaml -q";
+  std::string cmd = "(" + base + " >'" + o1.string() + "' 2>&1 & " + base + " >'" + o2.string() +
+                    "' 2>&1; wait)";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  auto runs = wfrun("runs --json");
+  ASSERT_EQ(runs.code, 0) << runs.err;
+  EXPECT_NE(runs.out.find("\"id\": 1"), std::string::npos) << runs.out;
+  EXPECT_NE(runs.out.find("\"id\": 2"), std::string::npos) << runs.out;
+  EXPECT_NE(runs.out.find("\"number\": 2"), std::string::npos) << runs.out;
+}
+
+// Every example validates and runs, so none can rot.
+TEST_F(CliTest, ExamplesValidateAndRun) {
+  fs::path examples = fs::path(WFRUN_SOURCE_DIR) / "examples";
+  int count = 0;
+  for (const auto& e : fs::recursive_directory_iterator(examples)) {
+    if (e.path().filename() != "workflow.yaml") continue;
+    ++count;
+    auto v = wfrun("validate '" + e.path().string() + "'");
+    EXPECT_EQ(v.code, 0) << e.path() << v.err;
+    fs::path args_file = e.path().parent_path() / "test-args";
+    std::string args = fs::exists(args_file) ? slurp(args_file) : "";
+    while (!args.empty() && args.back() == '\n') args.pop_back();
+    auto r = wfrun("run -q '" + e.path().string() + "' " + args,
+                   "WFRUN_SECRET_api_token=example-token");
+    EXPECT_EQ(r.code, 0) << e.path() << "\n" << r.out << r.err;
+  }
+  EXPECT_GE(count, 1);
+}
+
+TEST_F(CliTest, QuickstartEndToEnd) {
+  fs::path wf = fs::path(WFRUN_SOURCE_DIR) / "examples/quickstart/workflow.yaml";
+  auto o = wfrun("run '" + wf.string() + "' --input rows=100",
+                 "WFRUN_SECRET_api_token=tok-9876");
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("| 100 | 5050 | 50.50 | 833.25 |"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("uploading with token ***"), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find("tok-9876"), std::string::npos);
+  // The dataset got version 1, then 2.
+  auto again = wfrun("run -q '" + wf.string() + "'", "WFRUN_SECRET_api_token=tok-9876");
+  ASSERT_EQ(again.code, 0) << again.out << again.err;
+  EXPECT_TRUE(fs::exists(state_ / "datasets/quickstart-report/1/report.md"));
+  EXPECT_TRUE(fs::exists(state_ / "datasets/quickstart-report/2/report.md"));
+  EXPECT_NE(slurp(state_ / "datasets/quickstart-report/2/report.md").find("| 1000 | 500500 |"),
+            std::string::npos);
+}
+
+}  // namespace
