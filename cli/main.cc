@@ -16,6 +16,7 @@
 
 #include "base/fd.h"
 #include "base/strings.h"
+#include "cli/git_commands.h"
 #include "cli/gpu_commands.h"
 #include "cli/notebook_commands.h"
 #include "cli/options.h"
@@ -24,6 +25,7 @@
 #include "engine/actions.h"
 #include "engine/notebook/notebook_action.h"
 #include "engine/run.h"
+#include "git/actions.h"
 #include "workflows/graph.h"
 #include "workflows/parser.h"
 #include "workflows/secrets.h"
@@ -189,6 +191,7 @@ std::vector<std::string> expand_shorthand(int argc, char** argv,
 
 int real_main(int argc, char** argv) {
   notebook::register_notebook_action(engine::default_actions());
+  git::register_git_actions(engine::default_actions());
   CLI::App app{"wfrun — run Gradient-style YAML workflows and notebooks on this machine"};
   app.name("wfrun");
   app.set_version_flag("--version", std::string("wfrun ") + WFRUN_VERSION);
@@ -232,6 +235,7 @@ int real_main(int argc, char** argv) {
   add_store_commands(app, state_dir, exit_code);
   add_notebook_commands(app, exit_code);
   add_gpu_commands(app, state_dir, exit_code);
+  add_git_commands(app, exit_code);
 
   std::vector<std::string> names;
   for (auto* sc : app.get_subcommands([](CLI::App*) { return true; })) names.push_back(sc->get_name());

@@ -30,6 +30,9 @@ struct ActionContext {
   RunStore* store = nullptr;
   std::int64_t run_id = 0;
   OutputSink* output = nullptr;  // in-process actions: lines for the job's log
+  /// The run's secrets by name (null in tests that give none), for actions that fall back on
+  /// a well-known one (git's GITHUB_TOKEN).
+  const std::map<std::string, std::string>* secrets = nullptr;
 
   const ResolvedInput* input(const std::string& name) const;
   /// with[key] as a string ("" when absent or not a string).
@@ -42,6 +45,9 @@ struct ActionCommand {
   std::string image;
   std::optional<std::string> entrypoint;  // container only
   std::string network;                    // container only; "" = none
+  /// More environment for the process, on top of the job's `env` (for a container, passed by
+  /// name). For values that must stay off the command line, where `ps` shows them: tokens.
+  std::map<std::string, std::string> env;
 };
 
 /// What a `uses:` does.

@@ -330,6 +330,7 @@ void Executor::start_attempt(size_t i) {
   }
 
   ActionContext ctx{job, *with, *env, a->dirs, *inputs, setup_.store, run_.id, sink};
+  ctx.secrets = &opts_.secrets;
   if (action->in_process()) {
     auto outs = action->run(ctx);
     if (!outs) return fail_before_start(i, outs.error(), sink);
@@ -344,6 +345,8 @@ void Executor::start_attempt(size_t i) {
 
   auto cmd = action->command(ctx);
   if (!cmd) return fail_before_start(i, cmd.error(), sink);
+  // What the action hands its process by environment (tokens: never on the command line).
+  for (const auto& [k, v] : cmd->env) (*env)[k] = v;
   ProcessSpec spec;
   auto add_env = [&spec](const std::string& k, const std::string& v) {
     spec.env.push_back(k + "=" + v);

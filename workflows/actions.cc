@@ -71,14 +71,13 @@ std::vector<ActionSpec> make_actions() {
   model.required_inputs = {{"model", IoType::kDataset}};
   model.implicit_outputs = {{"model-id", IoType::kString}};
   out.push_back(model);
-  out.push_back(unavailable(
-      action("git-checkout@v1", {{"url", K::kString, true, {}},
-                                 {"ref", K::kString, false, {}},
-                                 {"path", K::kString, false, {}},
-                                 {"username", K::kString, false, {}},
-                                 {"password", K::kString, false, {}}}),
-      "action 'git-checkout@v1' is not available yet in this wfrun (git support is coming); "
-      "use script@v1 with 'git clone' for now"));
+  // Gradient's keys; `submodules` is ours.
+  out.push_back(action("git-checkout@v1", {{"url", K::kString, true, {}},
+                                           {"ref", K::kString, false, {}},
+                                           {"path", K::kString, false, {}},
+                                           {"username", K::kString, false, {}},
+                                           {"password", K::kString, false, {}},
+                                           {"submodules", K::kBool, false, {}}}));
   out.push_back(unavailable(
       action("s3-download@v1", {{"url", K::kString, true, {}},
                                 {"access-key", K::kString, false, {}},

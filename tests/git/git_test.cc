@@ -8,16 +8,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "git/actions.h"
 #include "git/clone_cache.h"
 #include "git/commit_push.h"
 
@@ -231,6 +234,111 @@ TEST_F(GitLocalTest, UpdatesSubmodulesOnRequest) {
   auto r = a->update_submodules({});
   ASSERT_TRUE(r) << r.error().str();
   EXPECT_EQ(slurp(tmp_.path() / "a/third_party/lib/lib.txt"), "lib\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// git-checkout@v1: the job's command line, and what its process does.
+
+/// A job and the pieces of an ActionContext for it.
+struct ActionFixture {
+  workflows::Job job;
+  workflows::Json with = workflows::Json::object();
+  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> secrets;
+  engine::JobDirs dirs{"/run/jobs/fetch", "/run/jobs/fetch/inputs", "/run/jobs/fetch/outputs",
+                       "/run/jobs/fetch/log"};
+  std::vector<engine::ResolvedInput> inputs;
+
+  ActionFixture(const std::string& uses, std::vector<std::string> volumes) {
+    job.name = "fetch";
+    job.uses = uses;
+    for (auto& v : volumes) job.outputs.push_back({v, workflows::IoType::kVolume, {}, {}});
+  }
+  Result<engine::ActionCommand> command(const engine::Action& a) {
+    job.with = with;
+    engine::ActionContext ctx{job, with, env, dirs, inputs};
+    ctx.secrets = &secrets;
+    return a.command(ctx);
+  }
+};
+
+bool has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+std::string after(const std::vector<std::string>& v, const std::string& flag) {
+  auto it = std::find(v.begin(), v.end(), flag);
+  return it == v.end() || it + 1 == v.end() ? "" : *(it + 1);
+}
+
+TEST(GitCheckoutAction, TokenTravelsInTheEnvironmentNeverTheCommandLine) {
+  GitCheckoutAction action;
+  ActionFixture f("git-checkout@v1", {"src"});
+  f.with = {{"url", "https://bob:url-T0ken@example.com/o/r.git"}, {"ref", "main"}};
+  auto cmd = f.command(action);
+  ASSERT_TRUE(cmd) << cmd.error().str();
+  EXPECT_EQ(cmd->argv[1], "git-checkout");
+  EXPECT_EQ(after(cmd->argv, "--url"), "https://example.com/o/r.git");
+  EXPECT_EQ(after(cmd->argv, "--username"), "bob");
+  EXPECT_EQ(after(cmd->argv, "--dest"), "/run/jobs/fetch/outputs/src");
+  EXPECT_EQ(after(cmd->argv, "--cache"), "/run/jobs/fetch/git-cache");
+  EXPECT_EQ(after(cmd->argv, "--ref"), "main");
+  for (const auto& a : cmd->argv) EXPECT_EQ(a.find("T0ken"), std::string::npos) << a;
+  EXPECT_EQ(cmd->env.at(kTokenEnv), "url-T0ken");
+
+  // `password` (a resolved secret:NAME) wins over GITHUB_TOKEN; GITHUB_TOKEN is the fallback.
+  f.with = {{"url", "https://example.com/o/r"}, {"password", "pw-T0ken"}, {"path", "code"}};
+  f.secrets["GITHUB_TOKEN"] = "gh-T0ken";
+  cmd = f.command(action);
+  ASSERT_TRUE(cmd) << cmd.error().str();
+  EXPECT_EQ(cmd->env.at(kTokenEnv), "pw-T0ken");
+  EXPECT_EQ(after(cmd->argv, "--dest"), "/run/jobs/fetch/outputs/code");
+  EXPECT_FALSE(has(cmd->argv, "--ref"));
+  f.with = {{"url", "https://example.com/o/r"}, {"path", "/outputs/src"}};
+  cmd = f.command(action);
+  ASSERT_TRUE(cmd) << cmd.error().str();
+  EXPECT_EQ(cmd->env.at(kTokenEnv), "gh-T0ken");
+  EXPECT_EQ(after(cmd->argv, "--dest"), "/outputs/src");
+  f.secrets.clear();
+  f.env["GITHUB_TOKEN"] = "env-T0ken";
+  cmd = f.command(action);
+  ASSERT_TRUE(cmd) << cmd.error().str();
+  EXPECT_EQ(cmd->env.at(kTokenEnv), "env-T0ken");
+}
+
+TEST(GitCheckoutAction, NeedsOneVolumeOutputOrAPath) {
+  GitCheckoutAction action;
+  ActionFixture none("git-checkout@v1", {});
+  none.job.with = {{"url", "https://example.com/o/r"}};
+  EXPECT_EQ(action.check(none.job).error().message(),
+            "git-checkout@v1 clones into the job's volume output, and job 'fetch' has 0: declare "
+            "one (outputs: {src: {type: volume}}) or give `path:`");
+  ActionFixture two("git-checkout@v1", {"a", "b"});
+  two.job.with = {{"url", "https://example.com/o/r"}, {"path", "a"}};
+  EXPECT_TRUE(action.check(two.job).ok());
+  ActionFixture one("git-checkout@v1", {"src"});
+  one.job.with = {{"url", "https://example.com/o/r"}};
+  EXPECT_TRUE(action.check(one.job).ok());
+}
+
+TEST_F(GitLocalTest, RunCheckoutClonesThroughTheCacheAndChecksOutTheRef) {
+  Cmd c = sh(git_env(tmp_.path()) + "sh -c " +
+             q("cd " + q(origin_) + " && git tag v1 && echo two > README && git commit -qam two"));
+  ASSERT_EQ(c.rc, 0) << c.out;
+  CheckoutRequest req{origin_, "v1", tmp_ / "out/src", tmp_ / "cache", false};
+  auto sha = run_checkout(req, {});
+  ASSERT_TRUE(sha) << sha.error().str();
+  EXPECT_EQ(*sha, sha_);
+  EXPECT_EQ(slurp(tmp_.path() / "out/src/README"), "hello\n");
+  EXPECT_TRUE(fs::exists(cache_path(tmp_ / "cache", origin_)));
+  req.ref = "";
+  req.dest = tmp_ / "out/again";
+  sha = run_checkout(req, {});
+  ASSERT_TRUE(sha) << sha.error().str();
+  EXPECT_EQ(slurp(tmp_.path() / "out/again/README"), "two\n");
+  req.ref = "nope";
+  req.dest = tmp_ / "out/bad";
+  EXPECT_EQ(run_checkout(req, {}).error().str(), "ref 'nope' not found in " + origin_);
 }
 
 // ---------------------------------------------------------------------------------------------

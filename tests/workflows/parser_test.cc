@@ -81,12 +81,8 @@ TEST(Parser, GradientExample) {
 }
 
 TEST(Parser, UnavailableActionsParseButAreRefusedBeforeRunning) {
-  Workflow wf = parse_ok(kGradientExample);
-  Status st = check_available(wf);
-  ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().str(),
-            "w.yaml:4:5: action 'git-checkout@v1' is not available yet in this wfrun (git support "
-            "is coming); use script@v1 with 'git clone' for now");
+  // git-checkout@v1 runs now (git/actions.cc); s3-download@v1 stays refused.
+  EXPECT_TRUE(check_available(parse_ok(kGradientExample)).ok());
   Workflow s3 = parse_ok("jobs:\n  get:\n    uses: s3-download@v1\n    with: {url: s3://b/k}\n");
   EXPECT_EQ(check_available(s3).error().str(),
             "w.yaml:3:5: action 's3-download@v1' is not supported off Gradient's cloud; use "
@@ -436,7 +432,9 @@ TEST(Actions, Table) {
   EXPECT_TRUE(nb->arg("notebook")->required);
   EXPECT_FALSE(nb->arg("parameters")->required);
   EXPECT_EQ(find_action("notebook@v2"), nullptr);
-  EXPECT_FALSE(find_action("git-checkout@v1")->available);
+  EXPECT_TRUE(find_action("git-checkout@v1")->available);
+  EXPECT_TRUE(find_action("git-checkout@v1")->arg("url")->required);
+  EXPECT_FALSE(find_action("s3-download@v1")->available);
 }
 
 }  // namespace

@@ -1,0 +1,132 @@
+#include "git/actions.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "engine/store.h"
+#include "git/clone_cache.h"
+#include "git/lg2.h"
+
+namespace wfrun::git {
+namespace {
+
+namespace fs = std::filesystem;
+
+Location field(const workflows::Job& job, const std::string& key) {
+  Location loc = job.where;
+  loc.field = "jobs." + job.name + ".with." + key;
+  return loc;
+}
+
+// The running binary, so the job's `wfrun git-checkout` is the same version as the engine.
+std::string self_exe() {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "wfrun" : p.string();
+}
+
+std::string env_or(const char* name, const std::string& fallback = "") {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+// The job's volume outputs.
+std::vector<std::string> volume_outputs(const workflows::Job& job) {
+  std::vector<std::string> out;
+  for (const auto& o : job.outputs)
+    if (o.type == workflows::IoType::kVolume) out.push_back(o.name);
+  return out;
+}
+
+// The token for a remote: `password` (a resolved secret:NAME), else the GITHUB_TOKEN secret,
+// the job's env GITHUB_TOKEN, or wfrun's own GITHUB_TOKEN.
+std::string pick_token(const engine::ActionContext& ctx) {
+  if (std::string p = ctx.arg("password"); !p.empty()) return p;
+  if (ctx.secrets) {
+    if (auto it = ctx.secrets->find("GITHUB_TOKEN"); it != ctx.secrets->end() && !it->second.empty())
+      return it->second;
+  }
+  if (auto it = ctx.env.find("GITHUB_TOKEN"); it != ctx.env.end() && !it->second.empty())
+    return it->second;
+  return env_or("GITHUB_TOKEN");
+}
+
+// Where a remote-touching job's argv and env say who it is: credentials in the URL are taken
+// out of it (argv is visible to every user through `ps`) and travel with the token instead.
+void add_remote(const engine::ActionContext& ctx, const std::string& url,
+                engine::ActionCommand& cmd) {
+  Credentials creds;
+  creds.username = ctx.arg("username");
+  creds.token = pick_token(ctx);
+  std::string clean = lg2::take_url_credentials(url, creds);
+  cmd.argv.insert(cmd.argv.end(), {"--url", clean});
+  if (!creds.username.empty()) cmd.argv.insert(cmd.argv.end(), {"--username", creds.username});
+  if (!creds.token.empty()) cmd.env[kTokenEnv] = creds.token;
+  if (std::string ca = env_or("WFRUN_CA_FILE"); !ca.empty())
+    cmd.argv.insert(cmd.argv.end(), {"--ca-file", ca});
+}
+
+bool truthy(const workflows::Json& with, const std::string& key) {
+  if (!with.contains(key)) return false;
+  const auto& v = with[key];
+  return v.is_boolean() ? v.get<bool>() : (v.is_string() && v.get<std::string>() == "true");
+}
+
+}  // namespace
+
+Status GitCheckoutAction::check(const workflows::Job& job) const {
+  const auto& w = job.with;
+  if (!w.contains("url") || !w["url"].is_string() || w["url"].get<std::string>().empty())
+    return Error(field(job, "url"), "git-checkout@v1 needs `url:` (the repository to clone)");
+  if (!w.contains("path")) {
+    auto vols = volume_outputs(job);
+    if (vols.size() != 1)
+      return Error(field(job, "path"),
+                   "git-checkout@v1 clones into the job's volume output, and job '" + job.name +
+                       "' has " + std::to_string(vols.size()) +
+                       ": declare one (outputs: {src: {type: volume}}) or give `path:`");
+  }
+  return {};
+}
+
+Result<engine::ActionCommand> GitCheckoutAction::command(const engine::ActionContext& ctx) const {
+  std::string url = ctx.arg("url");
+  if (url.empty()) return Error(field(ctx.job, "url"), "git-checkout@v1 needs `url:`");
+  std::string dest = ctx.arg("path");
+  if (dest.empty()) {
+    auto vols = volume_outputs(ctx.job);
+    if (vols.size() != 1) return check(ctx.job).error();
+    dest = ctx.dirs.outputs + "/" + vols[0];
+  } else if (dest[0] != '/') {
+    dest = ctx.dirs.outputs + "/" + dest;  // a folder of /outputs
+  }
+  std::string state = ctx.store ? ctx.store->state_dir() : ctx.dirs.dir;
+  engine::ActionCommand cmd;
+  cmd.argv = {self_exe(), "git-checkout"};
+  add_remote(ctx, url, cmd);
+  cmd.argv.insert(cmd.argv.end(), {"--dest", dest, "--cache", state + "/git-cache"});
+  if (std::string ref = ctx.arg("ref"); !ref.empty()) cmd.argv.insert(cmd.argv.end(), {"--ref", ref});
+  if (truthy(ctx.with, "submodules")) cmd.argv.push_back("--submodules");
+  return cmd;
+}
+
+void register_git_actions(engine::ActionRegistry& registry) {
+  registry.add("git-checkout@v1", std::make_shared<GitCheckoutAction>());
+}
+
+Result<std::string> run_checkout(const CheckoutRequest& req, const RemoteOptions& opts) {
+  std::error_code ec;
+  fs::create_directories(req.dest, ec);
+  if (ec) return Error("cannot create " + req.dest + ": " + ec.message());
+  auto repo = cached_clone(req.cache_dir, req.url, req.dest, opts);
+  if (!repo) return repo.error();
+  if (!req.ref.empty()) {
+    if (auto r = repo->checkout(req.ref, opts); !r) return r.error();
+  }
+  if (req.submodules) {
+    if (auto r = repo->update_submodules(opts); !r) return r.error();
+  }
+  return repo->head_sha();
+}
+
+}  // namespace wfrun::git
