@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "engine/store.h"
+#include "git/action_util.h"
 #include "git/clone_cache.h"
 #include "git/lg2.h"
 
@@ -11,19 +12,6 @@ namespace wfrun::git {
 namespace {
 
 namespace fs = std::filesystem;
-
-Location field(const workflows::Job& job, const std::string& key) {
-  Location loc = job.where;
-  loc.field = "jobs." + job.name + ".with." + key;
-  return loc;
-}
-
-// The running binary, so the job's `wfrun git-checkout` is the same version as the engine.
-std::string self_exe() {
-  std::error_code ec;
-  auto p = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? "wfrun" : p.string();
-}
 
 std::string env_or(const char* name, const std::string& fallback = "") {
   const char* v = std::getenv(name);
@@ -51,8 +39,28 @@ std::string pick_token(const engine::ActionContext& ctx) {
   return env_or("GITHUB_TOKEN");
 }
 
-// Where a remote-touching job's argv and env say who it is: credentials in the URL are taken
-// out of it (argv is visible to every user through `ps`) and travel with the token instead.
+bool truthy(const workflows::Json& with, const std::string& key) {
+  if (!with.contains(key)) return false;
+  const auto& v = with[key];
+  return v.is_boolean() ? v.get<bool>() : (v.is_string() && v.get<std::string>() == "true");
+}
+
+}  // namespace
+
+namespace detail {
+
+Location field(const workflows::Job& job, const std::string& key) {
+  Location loc = job.where;
+  loc.field = "jobs." + job.name + ".with." + key;
+  return loc;
+}
+
+std::string self_exe() {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "wfrun" : p.string();
+}
+
 void add_remote(const engine::ActionContext& ctx, const std::string& url,
                 engine::ActionCommand& cmd) {
   Credentials creds;
@@ -66,13 +74,9 @@ void add_remote(const engine::ActionContext& ctx, const std::string& url,
     cmd.argv.insert(cmd.argv.end(), {"--ca-file", ca});
 }
 
-bool truthy(const workflows::Json& with, const std::string& key) {
-  if (!with.contains(key)) return false;
-  const auto& v = with[key];
-  return v.is_boolean() ? v.get<bool>() : (v.is_string() && v.get<std::string>() == "true");
-}
+}  // namespace detail
 
-}  // namespace
+using detail::field;
 
 Status GitCheckoutAction::check(const workflows::Job& job) const {
   const auto& w = job.with;
@@ -102,8 +106,8 @@ Result<engine::ActionCommand> GitCheckoutAction::command(const engine::ActionCon
   }
   std::string state = ctx.store ? ctx.store->state_dir() : ctx.dirs.dir;
   engine::ActionCommand cmd;
-  cmd.argv = {self_exe(), "git-checkout"};
-  add_remote(ctx, url, cmd);
+  cmd.argv = {detail::self_exe(), "git-checkout"};
+  detail::add_remote(ctx, url, cmd);
   cmd.argv.insert(cmd.argv.end(), {"--dest", dest, "--cache", state + "/git-cache"});
   if (std::string ref = ctx.arg("ref"); !ref.empty()) cmd.argv.insert(cmd.argv.end(), {"--ref", ref});
   if (truthy(ctx.with, "submodules")) cmd.argv.push_back("--submodules");
@@ -112,6 +116,7 @@ Result<engine::ActionCommand> GitCheckoutAction::command(const engine::ActionCon
 
 void register_git_actions(engine::ActionRegistry& registry) {
   registry.add("git-checkout@v1", std::make_shared<GitCheckoutAction>());
+  registry.add("git-commit@v1", std::make_shared<GitCommitAction>());
 }
 
 Result<std::string> run_checkout(const CheckoutRequest& req, const RemoteOptions& opts) {

@@ -78,6 +78,19 @@ std::vector<ActionSpec> make_actions() {
                                            {"username", K::kString, false, {}},
                                            {"password", K::kString, false, {}},
                                            {"submodules", K::kBool, false, {}}}));
+  // Ours: commit files from the job's inputs to a branch and push (git/commit_action.cc).
+  out.push_back(action("git-commit@v1", {{"paths", K::kStringOrList, true, {}},
+                                         {"dest", K::kString, false, {}},
+                                         {"url", K::kString, false, {}},
+                                         {"repo", K::kString, false, {}},
+                                         {"branch", K::kString, true, {}},
+                                         {"base", K::kString, false, {}},
+                                         {"message", K::kString, false, {}},
+                                         {"author", K::kString, false, {}},
+                                         {"username", K::kString, false, {}},
+                                         {"password", K::kString, false, {}},
+                                         {"pull-request", K::kMap, false, {}},
+                                         {"large-files", K::kString, false, {"refuse", "release"}}}));
   out.push_back(unavailable(
       action("s3-download@v1", {{"url", K::kString, true, {}},
                                 {"access-key", K::kString, false, {}},

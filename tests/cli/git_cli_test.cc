@@ -254,4 +254,180 @@ TEST_F(GitCliTest, GitCheckoutRefAndPathAndGithubTokenFallback) {
   expect_no_token_under(state_);
 }
 
+// A job that makes a report and a model, and a git-commit@v1 job that commits them to
+// acme/results (on the test server through WFRUN_GITHUB_URL).
+std::string commit_workflow(const std::string& extra = "") {
+  return R"(jobs:
+  Make:
+    uses: script@v1
+    outputs:
+      report: {type: volume}
+    with:
+      script: |
+        mkdir -p /outputs/report/sub
+        echo "# run" > /outputs/report/summary.md
+        echo skip > /outputs/report/notes.txt
+        echo deep > /outputs/report/sub/b.txt
+  Save:
+    needs: [Make]
+    inputs: {report: Make.outputs.report}
+    uses: git-commit@v1
+    with:
+      repo: acme/results
+      branch: results
+      base: main
+      paths: [report/*.md, report/sub]
+      dest: runs/latest
+      username: alice
+      password: secret:gitpw
+)" + extra;
+}
+
+TEST_F(GitCliTest, GitCommitPushesInputsToABranch) {
+  std::string main_sha = seed("acme/results", {{"README", "results live here\n"}});
+  file("wf.yaml", commit_workflow());
+  std::string env = "WFRUN_GITHUB_URL=" + base() + "/git";
+  Proc o = wfrun("run wf.yaml --secret gitpw=" + std::string(kPass), env);
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("Save | committing 2 paths to results of " + url("acme/results")),
+            std::string::npos)
+      << o.out;
+  std::string tip = rev("acme/results", "results");
+  EXPECT_NE(o.out.find("Save | pushed " + tip + " to results (1 attempt)"), std::string::npos)
+      << o.out;
+  Proc ls = shell("git --git-dir=" + q(bare("acme/results")) + " ls-tree -r --name-only results",
+                  dir_);
+  EXPECT_EQ(ls.out, "README\nruns/latest/sub/b.txt\nruns/latest/summary.md\n");
+  Proc msg = shell("git --git-dir=" + q(bare("acme/results")) + " log -1 --format=%s%n%an results",
+                   dir_);
+  EXPECT_EQ(msg.out, "Update files from wfrun [skip ci]\nwfrun\n");
+  EXPECT_EQ(rev("acme/results", "results~1"), main_sha);  // created from `base`
+  expect_no_token_under(state_);
+
+  // The same files again: nothing to commit.
+  Proc again = wfrun("run wf.yaml --secret gitpw=" + std::string(kPass), env);
+  ASSERT_EQ(again.code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("Save | nothing to commit: results already has these files"),
+            std::string::npos)
+      << again.out;
+  EXPECT_EQ(rev("acme/results", "results"), tip);
+}
+
+TEST_F(GitCliTest, GitCommitKeepsTheCommitAndPrintsHowToPushWhenThePushFails) {
+  seed("acme/frozen", {{"README", "x\n"}});
+  fs::path hook = fs::path(bare("acme/frozen")) / "hooks/pre-receive";
+  std::ofstream(hook) << "#!/bin/sh\necho 'pushes are frozen' >&2\nexit 1\n";
+  fs::permissions(hook, fs::perms::owner_all, fs::perm_options::add);
+  std::string wf = commit_workflow();
+  wf.replace(wf.find("acme/results"), 12, "acme/frozen");
+  file("wf.yaml", wf);
+  Proc o = wfrun("run wf.yaml --secret gitpw=" + std::string(kPass),
+                 "WFRUN_GITHUB_URL=" + base() + "/git");
+  EXPECT_EQ(o.code, 1) << o.out << o.err;
+  fs::path kept = state_ / "runs/1/jobs/Save/git-commit.git";
+  std::string log = read_all(state_ / "runs/1/jobs/Save/log");
+  EXPECT_NE(log.find("the server rejected the push to results: pre-receive hook declined "
+                     "(remote: pushes are frozen)"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("push it by hand with:\n  git -C " + kept.string() +
+                     " push origin refs/heads/results:refs/heads/results\n"),
+            std::string::npos)
+      << log;
+  // The commit is there, with the files.
+  Proc ls = shell("git --git-dir=" + q(kept) + " ls-tree -r --name-only refs/heads/results", dir_);
+  EXPECT_EQ(ls.out, "README\nruns/latest/sub/b.txt\nruns/latest/summary.md\n") << ls.err;
+  expect_no_token_under(state_);
+}
+
+TEST_F(GitCliTest, GitCommitRefusesFilesOver50Megabytes) {
+  seed("acme/big", {{"README", "x\n"}});
+  file("wf.yaml", R"(jobs:
+  Make:
+    uses: script@v1
+    outputs: {out: {type: volume}}
+    with:
+      script: truncate -s 60M /outputs/out/model.bin
+  Save:
+    needs: [Make]
+    inputs: {out: Make.outputs.out}
+    uses: git-commit@v1
+    with: {repo: acme/big, branch: main, paths: out, password: secret:gitpw}
+)");
+  Proc o = wfrun("run wf.yaml --secret gitpw=" + std::string(kPass),
+                 "WFRUN_GITHUB_URL=" + base() + "/git");
+  EXPECT_EQ(o.code, 1) << o.out << o.err;
+  EXPECT_NE(o.out.find("refusing to commit files over 50 MB (GitHub rejects files over 100 MB): "),
+            std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("model.bin (62.9 MB)"), std::string::npos) << o.out;
+}
+
+// A stand-in for the GitHub REST API's pull request calls: no open pull request for the
+// branch, then a created one. Every request goes to requests.log.
+const char* kFakeApi = R"PY(
+import http.server, json, sys
+log = open(sys.argv[2], "a")
+class H(http.server.BaseHTTPRequestHandler):
+    def reply(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def do_GET(self):
+        log.write("GET %s %s\n" % (self.path, self.headers.get("Authorization"))); log.flush()
+        if self.path.startswith("/repos/acme/prs/pulls?"):
+            return self.reply(200, [])
+        self.reply(404, {"message": "Not Found"})
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        log.write("POST %s %s\n" % (self.path, body)); log.flush()
+        pr = json.loads(body)
+        self.reply(201, {"number": 7, "html_url": "https://github.com/acme/prs/pull/7",
+                         "state": "open", "head": {"ref": pr["head"], "sha": "x"},
+                         "base": {"ref": pr["base"]}})
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_address[1]))
+s.serve_forever()
+)PY";
+
+TEST_F(GitCliTest, GitCommitOpensAPullRequest) {
+  seed("acme/prs", {{"README", "x\n"}});
+  file("fake_api.py", kFakeApi);
+  std::string port_file = (dir_ / "api.port").string();
+  std::string log_file = (dir_ / "requests.log").string();
+  Proc start = shell("cd " + q(dir_) + " && (python3 fake_api.py " + q(port_file) + " " +
+                         q(log_file) + " & echo $! > api.pid) && for i in $(seq 50); do test -s " +
+                         q(port_file) + " && break; sleep 0.1; done",
+                     dir_);
+  ASSERT_EQ(start.code, 0) << start.err;
+  std::string api = "http://127.0.0.1:" + read_all(port_file);
+  std::string wf = commit_workflow(R"(      pull-request:
+        title: Results of the nightly run
+        body: Made by wfrun.
+)");
+  wf.replace(wf.find("acme/results"), 12, "acme/prs");
+  file("wf.yaml", wf);
+  Proc o = wfrun("run wf.yaml --secret gitpw=" + std::string(kPass),
+                 "WFRUN_GITHUB_URL=" + base() + "/git WFRUN_GITHUB_API_URL=" + api);
+  shell("kill $(cat " + q(dir_ / "api.pid") + ")", dir_);
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("Save | opened pull request #7: https://github.com/acme/prs/pull/7"),
+            std::string::npos)
+      << o.out;
+  std::string requests = read_all(log_file);
+  EXPECT_NE(requests.find("GET /repos/acme/prs/pulls?state=open&head=acme%3Aresults"),
+            std::string::npos)
+      << requests;
+  EXPECT_NE(requests.find(std::string("Bearer ") + kPass), std::string::npos) << requests;
+  EXPECT_NE(requests.find(R"("base":"main")"), std::string::npos) << requests;
+  EXPECT_NE(requests.find(R"("head":"results")"), std::string::npos) << requests;
+  EXPECT_NE(requests.find(R"("title":"Results of the nightly run")"), std::string::npos)
+      << requests;
+  expect_no_token_under(state_);
+}
+
 }  // namespace

@@ -321,6 +321,95 @@ TEST(GitCheckoutAction, NeedsOneVolumeOutputOrAPath) {
   EXPECT_TRUE(action.check(one.job).ok());
 }
 
+TEST(GitCommitAction, CommandLineKeepsTheTokenOutAndPathsRelative) {
+  GitCommitAction action;
+  ActionFixture f("git-commit@v1", {});
+  f.job.name = "save";
+  f.with = {{"repo", "acme/results"},
+            {"branch", "results"},
+            {"paths", {"/inputs/report/*.md", "/run/jobs/fetch/inputs/model", "notes.txt"}},
+            {"dest", "runs/7"},
+            {"password", "pw-T0ken"},
+            {"pull-request", {{"title", "Results"}, {"base", "main"}}}};
+  ::setenv("WFRUN_GITHUB_URL", "https://git.example.com/prefix/", 1);
+  auto cmd = f.command(action);
+  ::unsetenv("WFRUN_GITHUB_URL");
+  ASSERT_TRUE(cmd) << cmd.error().str();
+  EXPECT_EQ(cmd->argv[1], "git-commit");
+  EXPECT_EQ(after(cmd->argv, "--url"), "https://git.example.com/prefix/acme/results.git");
+  EXPECT_EQ(after(cmd->argv, "--inputs"), "/run/jobs/fetch/inputs");
+  std::vector<std::string> paths;
+  for (size_t i = 0; i + 1 < cmd->argv.size(); ++i)
+    if (cmd->argv[i] == "--path") paths.push_back(cmd->argv[i + 1]);
+  EXPECT_EQ(paths, (std::vector<std::string>{"report/*.md", "model", "notes.txt"}));
+  EXPECT_EQ(after(cmd->argv, "--work-dir"), "/run/jobs/fetch/git-commit.git");
+  EXPECT_EQ(after(cmd->argv, "--dest"), "runs/7");
+  EXPECT_EQ(after(cmd->argv, "--repo"), "acme/results");
+  EXPECT_EQ(after(cmd->argv, "--pr-title"), "Results");
+  EXPECT_EQ(after(cmd->argv, "--pr-base"), "main");
+  EXPECT_TRUE(has(cmd->argv, "--pull-request"));
+  for (const auto& a : cmd->argv) EXPECT_EQ(a.find("T0ken"), std::string::npos) << a;
+  EXPECT_EQ(cmd->env.at(kTokenEnv), "pw-T0ken");
+
+  f.with = {{"url", "https://example.com/r.git"}, {"branch", "b"}, {"paths", "/etc/passwd"}};
+  EXPECT_EQ(f.command(action).error().message(),
+            "`paths` entry '/etc/passwd' is not in the job's /inputs");
+}
+
+TEST(GitCommitAction, ChecksWhatTheTableCannot) {
+  GitCommitAction action;
+  auto check = [&](workflows::Json with) {
+    ActionFixture f("git-commit@v1", {});
+    f.job.name = "save";
+    f.job.with = std::move(with);
+    Status st = action.check(f.job);
+    return st.ok() ? std::string("ok") : st.error().message();
+  };
+  EXPECT_EQ(check({{"repo", "a/b"}, {"branch", "x"}, {"paths", "f"}}), "ok");
+  EXPECT_EQ(check({{"branch", "x"}, {"paths", "f"}}),
+            "git-commit@v1 needs exactly one of `url:` (any git URL) and `repo:` (OWNER/NAME on "
+            "GitHub)");
+  EXPECT_EQ(check({{"url", "u"}, {"repo", "a/b"}, {"branch", "x"}, {"paths", "f"}}),
+            "git-commit@v1 needs exactly one of `url:` (any git URL) and `repo:` (OWNER/NAME on "
+            "GitHub)");
+  EXPECT_EQ(check({{"repo", "just-a-name"}, {"branch", "x"}, {"paths", "f"}}),
+            "`repo` must be OWNER/NAME, not 'just-a-name'");
+  EXPECT_EQ(check({{"repo", "a/b"}, {"branch", "x"}, {"paths", "../up"}}),
+            "`paths` entry '../up' leaves the job's /inputs");
+  EXPECT_EQ(check({{"repo", "a/b"}, {"branch", "x"}, {"paths", "f"}, {"large-files", "release"}}),
+            "`large-files: release` (uploading files over 50 MB as release assets) is not "
+            "supported yet: files over 50 MB are refused; keep them out of `paths`");
+  EXPECT_EQ(check({{"url", "u"}, {"branch", "x"}, {"paths", "f"}, {"pull-request", {{"title", "t"}}}}),
+            "`pull-request` needs `repo: OWNER/NAME` (the GitHub API names repositories that "
+            "way), not `url:`");
+  EXPECT_EQ(check({{"repo", "a/b"}, {"branch", "x"}, {"paths", "f"}, {"pull-request", {{"titel", "t"}}}}),
+            "unknown key 'titel' in `pull-request` (it takes title, body, base)");
+}
+
+TEST(GitCommitAction, ExpandPathsLikeCpDashR) {
+  TempDir tmp;
+  write(tmp.path() / "in/report/a.md", "a");
+  write(tmp.path() / "in/report/b.md", "b");
+  write(tmp.path() / "in/report/c.txt", "c");
+  write(tmp.path() / "in/model/w.bin", "w");
+  std::string in = tmp / "in";
+  auto files = expand_paths(in, {"report/*.md", "model"}, "runs/1/");
+  ASSERT_TRUE(files) << files.error().str();
+  ASSERT_EQ(files->size(), 3u);
+  EXPECT_EQ((*files)[0].src, in + "/report/a.md");
+  EXPECT_EQ((*files)[0].dest, "runs/1/a.md");
+  EXPECT_EQ((*files)[1].dest, "runs/1/b.md");
+  EXPECT_EQ((*files)[2].src, in + "/model");
+  EXPECT_EQ((*files)[2].dest, "runs/1/model");
+  auto root = expand_paths(in, {"report/c.txt"}, "");
+  ASSERT_TRUE(root) << root.error().str();
+  EXPECT_EQ((*root)[0].dest, "c.txt");
+  EXPECT_EQ(expand_paths(in, {"report/*.csv"}, "").error().message(),
+            "`paths` entry 'report/*.csv' matched nothing in the job's /inputs");
+  EXPECT_EQ(github_repo_url("a/b/c").error().message(),
+            "'a/b/c' is not a GitHub repository (OWNER/NAME)");
+}
+
 TEST_F(GitLocalTest, RunCheckoutClonesThroughTheCacheAndChecksOutTheRef) {
   Cmd c = sh(git_env(tmp_.path()) + "sh -c " +
              q("cd " + q(origin_) + " && git tag v1 && echo two > README && git commit -qam two"));

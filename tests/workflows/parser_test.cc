@@ -425,7 +425,7 @@ TEST_F(LoadWorkflow, FileErrors) {
 TEST(Actions, Table) {
   EXPECT_EQ(action_names(),
             (std::vector<std::string>{"script@v1", "container@v1", "notebook@v1", "create-model@v1",
-                                      "git-checkout@v1", "s3-download@v1"}));
+                                      "git-checkout@v1", "git-commit@v1", "s3-download@v1"}));
   const ActionSpec* nb = find_action("notebook@v1");
   ASSERT_NE(nb, nullptr);
   EXPECT_TRUE(nb->available);
