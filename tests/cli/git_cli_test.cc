@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -428,6 +430,169 @@ TEST_F(GitCliTest, GitCommitOpensAPullRequest) {
   EXPECT_NE(requests.find(R"("title":"Results of the nightly run")"), std::string::npos)
       << requests;
   expect_no_token_under(state_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `wfrun seed`: every URL form, with github.com mapped onto the test server.
+
+const char* kNotebook = R"NB({"cells": [{"cell_type": "code", "execution_count": null,
+ "metadata": {}, "outputs": [], "source": ["print('hi from ' + open('data.txt').read().strip())"]}],
+ "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+ "nbformat": 4, "nbformat_minor": 5})NB";
+
+class SeedTest : public GitCliTest {
+ protected:
+  void SetUp() override {
+    GitCliTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    // acme/nb-N: main (README, notebooks/), branch feature/x (another notebook text), tag v1.
+    name_ = "acme/nb-" + std::to_string(counter_++);
+    main_ = seed(name_, {{"README", "top\n"},
+                         {"notebooks/hello.ipynb", kNotebook},
+                         {"notebooks/data.txt", "main\n"}});
+    fs::path w = dir_ / "w";
+    Proc r = shell("set -e; " + git() + "clone -q " + q(cred_url(name_)) + " " + q(w) + "; " +
+                       git() + "-C " + q(w) + " tag v1; " + git() + "-C " + q(w) +
+                       " checkout -qb feature/x; echo feature > " + q(w / "notebooks/data.txt") +
+                       "; " + git() + "-C " + q(w) + " commit -qam feature; " + git() + "-C " +
+                       q(w) + " push -q origin feature/x v1",
+                   dir_);
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    feature_ = rev(name_, "feature/x");
+  }
+  // `wfrun seed ARGS` with github.com on the server's /anon/ (public) or /git/ (private).
+  Proc seed_cmd(const std::string& args, bool is_private = false, const std::string& env = "") {
+    return wfrun("seed " + args,
+                 "WFRUN_GITHUB_URL=" + base() + (is_private ? "/git" : "/anon") + " " + env);
+  }
+  std::string workspace_json(const fs::path& ws) {
+    return read_all(ws / ".wfrun/workspace.json");
+  }
+  std::string gh(const std::string& rest = "") const {
+    return "https://github.com/" + name_ + rest;
+  }
+  std::string origin(bool is_private = false) const {
+    return base() + (is_private ? "/git/" : "/anon/") + name_ + ".git";
+  }
+
+  static inline int counter_ = 0;
+  std::string name_, main_, feature_;
+};
+
+TEST_F(SeedTest, RepositoryUrlClonesTheDefaultBranch) {
+  Proc o = seed_cmd(q(gh()));
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  fs::path ws = dir_ / name_.substr(5);  // acme/nb-N -> nb-N
+  EXPECT_EQ(o.out, "seeded " + ws.filename().string() + " from " + origin() + " at main (" +
+                       main_.substr(0, 12) + ")\n");
+  EXPECT_EQ(read_all(ws / "README"), "top\n");
+  EXPECT_TRUE(fs::exists(ws / ".git"));
+  std::string j = workspace_json(ws);
+  EXPECT_NE(j.find("\"origin\": \"" + origin() + "\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"ref\": \"main\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"commit\": \"" + main_ + "\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"path\": \"\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"time\": \"20"), std::string::npos) << j;
+  // The same with .git and a trailing slash, into a named folder.
+  o = seed_cmd(q(gh(".git/")) + " ws2");
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_EQ(read_all(dir_ / "ws2/README"), "top\n");
+}
+
+TEST_F(SeedTest, TreeUrlWithASlashRefMakesThatFolderTheWorkspace) {
+  Proc o = seed_cmd(q(gh("/tree/feature/x/notebooks")) + " ws");
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_EQ(o.out, "seeded ws from " + origin() + " at feature/x (" + feature_.substr(0, 12) +
+                       "), notebooks\n");
+  EXPECT_EQ(read_all(dir_ / "ws/data.txt"), "feature\n");
+  EXPECT_TRUE(fs::exists(dir_ / "ws/hello.ipynb"));
+  EXPECT_FALSE(fs::exists(dir_ / "ws/README"));
+  EXPECT_FALSE(fs::exists(dir_ / "ws/.wfrun/clone"));
+  std::string j = workspace_json(dir_ / "ws");
+  EXPECT_NE(j.find("\"ref\": \"feature/x\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"path\": \"notebooks\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"commit\": \"" + feature_ + "\""), std::string::npos) << j;
+  // A tree URL naming only the ref: the whole repository at that ref.
+  o = seed_cmd(q(gh("/tree/v1")) + " tag");
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_EQ(read_all(dir_ / "tag/notebooks/data.txt"), "main\n");
+}
+
+TEST_F(SeedTest, BlobUrlGivesTheNotebookOrWithCloneTheRepository) {
+  Proc o = seed_cmd(q(gh("/blob/main/notebooks/hello.ipynb")) + " one");
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("notebook: one/hello.ipynb\n"), std::string::npos) << o.out;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir_ / "one")) names.push_back(e.path().filename());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{".wfrun", "hello.ipynb"}));
+  std::string j = workspace_json(dir_ / "one");
+  EXPECT_NE(j.find("\"path\": \"notebooks/hello.ipynb\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"notebook\": \"hello.ipynb\""), std::string::npos) << j;
+
+  o = seed_cmd(q(gh("/blob/feature/x/notebooks/hello.ipynb")) + " all --clone");
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("notebook: all/notebooks/hello.ipynb\n"), std::string::npos) << o.out;
+  EXPECT_EQ(read_all(dir_ / "all/README"), "top\n");
+  EXPECT_EQ(read_all(dir_ / "all/notebooks/data.txt"), "feature\n");
+}
+
+TEST_F(SeedTest, SshAndPlainGitUrlsAndRef) {
+  // git@github.com: goes to the override too (ssh stays ssh without one).
+  Proc o = seed_cmd("git@github.com:" + name_ + ".git ssh --ref feature/x");
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_EQ(read_all(dir_ / "ssh/notebooks/data.txt"), "feature\n");
+  // Any other git URL is cloned as is.
+  o = wfrun("seed " + q(origin()) + " plain --ref v1");
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_EQ(o.out, "seeded plain from " + origin() + " at v1 (" + main_.substr(0, 12) + ")\n");
+}
+
+TEST_F(SeedTest, RunExecutesTheNotebook) {
+  Proc o = seed_cmd(q(gh("/tree/main/notebooks")) + " ws");
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  o = seed_cmd(q(gh("/blob/main/notebooks/hello.ipynb")) + " run --clone --run");
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  std::string executed = read_all(dir_ / "run/notebooks/hello.executed.ipynb");
+  EXPECT_NE(executed.find("hi from main"), std::string::npos) << executed << o.err;
+  o = seed_cmd(q(gh()) + " norun --run");
+  EXPECT_EQ(o.code, 2);
+  EXPECT_EQ(o.err,
+            "wfrun: --run needs a notebook URL (https://github.com/OWNER/REPO/blob/REF/"
+            "PATH.ipynb)\n");
+}
+
+TEST_F(SeedTest, ClearErrors) {
+  auto err = [&](const std::string& args, bool is_private = false, const std::string& env = "") {
+    Proc o = seed_cmd(args, is_private, env);
+    EXPECT_NE(o.code, 0) << args;
+    return o.err;
+  };
+  EXPECT_EQ(err(q("https://github.com/acme/no-such-repo") + " x"),
+            "wfrun: reading " + base() +
+                "/anon/acme/no-such-repo.git: repository not found (or the token cannot see "
+                "it)\n");
+  EXPECT_EQ(err(q("https://github.com/acme") + " x"),
+            "wfrun: https://github.com/acme is not a repository URL (expected "
+            "https://github.com/OWNER/REPO)\n");
+  EXPECT_EQ(err(q(gh("/tree/nope/notebooks")) + " x"),
+            "wfrun: no branch or tag of " + origin() + " matches 'nope/notebooks'\n");
+  EXPECT_EQ(err(q(gh("/tree/main/not/here")) + " x"),
+            "wfrun: path 'not/here' does not exist in " + origin() + " at main\n");
+  EXPECT_FALSE(fs::exists(dir_ / "x/.wfrun"));
+  EXPECT_EQ(err(q(gh("/blob/main/README")) + " x"),
+            "wfrun: " + gh("/blob/main/README") +
+                " is not a notebook (.ipynb); use a /tree/ URL for a folder, or --clone\n");
+  EXPECT_EQ(err(q(gh()) + " x", /*is_private=*/true),
+            "wfrun: authentication required for " + origin(true) +
+                ": no credentials were given (pass a token as secret:NAME or set GITHUB_TOKEN)\n");
+  file("full/file.txt", "x");
+  EXPECT_EQ(err(q(gh()) + " full"), "wfrun: full exists and is not empty (give another folder as DIR)\n");
+  // A private repository with a token (sent as x-access-token, as to GitHub).
+  Proc ok = seed_cmd(q(gh()) + " private", true, "GITHUB_TOKEN=" + std::string(kPass));
+  ASSERT_EQ(ok.code, 0) << ok.out << ok.err;
+  EXPECT_EQ(read_all(dir_ / "private/README"), "top\n");
+  EXPECT_EQ(read_all(dir_ / "private/.git/config").find(kPass), std::string::npos);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "git/actions.h"
 #include "git/clone_cache.h"
 #include "git/commit_push.h"
+#include "git/seed.h"
 
 namespace wfrun::git {
 namespace {
@@ -408,6 +409,56 @@ TEST(GitCommitAction, ExpandPathsLikeCpDashR) {
             "`paths` entry 'report/*.csv' matched nothing in the job's /inputs");
   EXPECT_EQ(github_repo_url("a/b/c").error().message(),
             "'a/b/c' is not a GitHub repository (OWNER/NAME)");
+}
+
+TEST(Seed, ParsesEveryUrlForm) {
+  ::unsetenv("WFRUN_GITHUB_URL");
+  auto u = parse_seed_url("https://github.com/acme/proj");
+  ASSERT_TRUE(u) << u.error().str();
+  EXPECT_EQ(u->clone_url, "https://github.com/acme/proj.git");
+  EXPECT_EQ(u->repo_name, "proj");
+  EXPECT_FALSE(u->tree || u->blob);
+  u = parse_seed_url("https://github.com/acme/proj/tree/feature/x/notebooks?tab=1");
+  ASSERT_TRUE(u) << u.error().str();
+  EXPECT_TRUE(u->tree);
+  EXPECT_EQ(u->rest, (std::vector<std::string>{"feature", "x", "notebooks"}));
+  u = parse_seed_url("https://github.com/acme/proj/blob/main/a/b.ipynb");
+  ASSERT_TRUE(u) << u.error().str();
+  EXPECT_TRUE(u->blob);
+  EXPECT_EQ(u->rest, (std::vector<std::string>{"main", "a", "b.ipynb"}));
+  u = parse_seed_url("git@github.com:acme/proj.git");
+  ASSERT_TRUE(u) << u.error().str();
+  EXPECT_EQ(u->clone_url, "git@github.com:acme/proj.git");
+  u = parse_seed_url("https://user:tok@git.example.com/team/tools.git");
+  ASSERT_TRUE(u) << u.error().str();
+  EXPECT_EQ(u->clone_url, "https://user:tok@git.example.com/team/tools.git");
+  EXPECT_EQ(u->repo_name, "tools");
+  ::setenv("WFRUN_GITHUB_URL", "https://ghe.example.com/", 1);
+  EXPECT_EQ(parse_seed_url("git@github.com:acme/proj.git")->clone_url,
+            "https://ghe.example.com/acme/proj.git");
+  ::unsetenv("WFRUN_GITHUB_URL");
+  EXPECT_EQ(parse_seed_url("https://github.com/acme/proj/pulls").error().message(),
+            "https://github.com/acme/proj/pulls is not a repository, folder or notebook URL "
+            "(expected .../tree/REF or .../blob/REF/PATH after OWNER/REPO)");
+  EXPECT_EQ(parse_seed_url("https://github.com/acme/proj/blob/main").error().message(),
+            "https://github.com/acme/proj/blob/main names no file after the ref");
+}
+
+TEST(Seed, SplitsRefsWithSlashesAgainstTheRemote) {
+  std::vector<std::pair<std::string, std::string>> refs = {
+      {"HEAD", "refs/heads/main"},
+      {"refs/heads/main", "1"},
+      {"refs/heads/feature", "2"},
+      {"refs/heads/feature/x", "3"},
+      {"refs/tags/v1.0", "4"}};
+  using P = std::pair<std::string, std::string>;
+  EXPECT_EQ(*split_ref_and_path({"feature", "x", "nb", "a.ipynb"}, refs, "U"),
+            P("feature/x", "nb/a.ipynb"));
+  EXPECT_EQ(*split_ref_and_path({"feature", "y"}, refs, "U"), P("feature", "y"));
+  EXPECT_EQ(*split_ref_and_path({"v1.0"}, refs, "U"), P("v1.0", ""));
+  EXPECT_EQ(*split_ref_and_path({"0123abcd", "dir"}, refs, "U"), P("0123abcd", "dir"));
+  EXPECT_EQ(split_ref_and_path({"nope", "dir"}, refs, "https://a:b@h/r.git").error().message(),
+            "no branch or tag of https://h/r.git matches 'nope/dir'");
 }
 
 TEST_F(GitLocalTest, RunCheckoutClonesThroughTheCacheAndChecksOutTheRef) {

@@ -10,7 +10,8 @@
 #   githttp.sh stop    DIR                  stop lighttpd (DIR is left for the caller to remove)
 #
 # URLs: https://localhost:PORT/git/NAME.git (auth for everything), /anon/NAME.git (auth for
-# push only). Use `localhost`: libgit2 1.5 + mbedTLS ignores IP SANs. The git CLI needs
+# push only). USER and x-access-token (what a bare token is sent as) both take PASS.
+# Use `localhost`: libgit2 1.5 + mbedTLS ignores IP SANs. The git CLI needs
 # GIT_SSL_CAINFO=DIR/tls/ca.pem (the environment may set it globally and it beats -c options).
 set -u
 
@@ -29,7 +30,8 @@ start() {
       -CAcreateserial -days 30 -extfile "$d/tls/ext.cnf" -out "$d/tls/server.crt" 2>/dev/null || return 1
     cat "$d/tls/server.crt" "$d/tls/server.key" > "$d/tls/server.pem"; chmod 600 "$d/tls/server.pem"
   fi
-  printf '%s:%s\n' "$user" "$pass" > "$d/users.plain"; chmod 600 "$d/users.plain"
+  # x-access-token with the same password too: GitHub's user name for a bare token.
+  printf '%s:%s\nx-access-token:%s\n' "$user" "$pass" "$pass" > "$d/users.plain"; chmod 600 "$d/users.plain"
   cat > "$d/lighttpd.conf" <<CONF
 server.modules = ( "mod_access", "mod_alias", "mod_setenv", "mod_auth", "mod_authn_file", "mod_cgi", "mod_openssl", "mod_accesslog" )
 server.bind          = "127.0.0.1"
