@@ -66,8 +66,7 @@ Result<std::string> open_pull_request(const CommitArgs& a, const git::RemoteOpti
   auto found = client.find_pull_by_head(*repo, a.push.branch);
   if (!found) return found.error();
   if (*found)
-    return "pull request #" + std::to_string((*found)->number) + " is open: " +
-           (*found)->html_url;
+    return "pull request #" + std::to_string((*found)->number) + " is open: " + (*found)->html_url;
   http::NewPullRequest pr;
   pr.head = a.push.branch;
   pr.title = a.pr_title;
@@ -111,8 +110,8 @@ int cmd_commit(const CommitArgs& a, const git::RemoteOptions& opts) {
     return fail(r.error());
   }
   if (r->changed)
-    std::printf("pushed %s to %s (%d attempt%s)\n", r->sha.c_str(), req.branch.c_str(),
-                r->attempts, r->attempts == 1 ? "" : "s");
+    std::printf("pushed %s to %s (%d attempt%s)\n", r->sha.c_str(), req.branch.c_str(), r->attempts,
+                r->attempts == 1 ? "" : "s");
   else
     std::printf("nothing to commit: %s already has these files (%s)\n", req.branch.c_str(),
                 r->sha.c_str());
@@ -148,8 +147,8 @@ void add_git_commands(CLI::App& app, int& exit_code) {
       exit_code = fail(sha.error());
       return;
     }
-    std::printf("checked out %s at %s\n", req->ref.empty() ? "the default branch" : req->ref.c_str(),
-                sha->c_str());
+    std::printf("checked out %s at %s\n",
+                req->ref.empty() ? "the default branch" : req->ref.c_str(), sha->c_str());
     exit_code = 0;
   });
 

@@ -31,7 +31,8 @@ std::vector<std::string> volume_outputs(const workflows::Job& job) {
 std::string pick_token(const engine::ActionContext& ctx) {
   if (std::string p = ctx.arg("password"); !p.empty()) return p;
   if (ctx.secrets) {
-    if (auto it = ctx.secrets->find("GITHUB_TOKEN"); it != ctx.secrets->end() && !it->second.empty())
+    if (auto it = ctx.secrets->find("GITHUB_TOKEN");
+        it != ctx.secrets->end() && !it->second.empty())
       return it->second;
   }
   if (auto it = ctx.env.find("GITHUB_TOKEN"); it != ctx.env.end() && !it->second.empty())
@@ -109,7 +110,8 @@ Result<engine::ActionCommand> GitCheckoutAction::command(const engine::ActionCon
   cmd.argv = {detail::self_exe(), "git-checkout"};
   detail::add_remote(ctx, url, cmd);
   cmd.argv.insert(cmd.argv.end(), {"--dest", dest, "--cache", state + "/git-cache"});
-  if (std::string ref = ctx.arg("ref"); !ref.empty()) cmd.argv.insert(cmd.argv.end(), {"--ref", ref});
+  if (std::string ref = ctx.arg("ref"); !ref.empty())
+    cmd.argv.insert(cmd.argv.end(), {"--ref", ref});
   if (truthy(ctx.with, "submodules")) cmd.argv.push_back("--submodules");
   return cmd;
 }

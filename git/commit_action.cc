@@ -9,9 +9,9 @@
 #include <filesystem>
 
 #include "base/strings.h"
-#include "workflows/expr.h"
 #include "git/action_util.h"
 #include "git/actions.h"
+#include "workflows/expr.h"
 
 namespace wfrun::git {
 namespace {
@@ -128,7 +128,8 @@ Result<engine::ActionCommand> GitCommitAction::command(const engine::ActionConte
     }
     if (p == "/inputs" || p == ctx.dirs.inputs) p = "*";
     if (!p.empty() && p[0] == '/')
-      return Error(field(ctx.job, "paths"), "`paths` entry '" + p + "' is not in the job's /inputs");
+      return Error(field(ctx.job, "paths"),
+                   "`paths` entry '" + p + "' is not in the job's /inputs");
     cmd.argv.insert(cmd.argv.end(), {"--path", p});
   }
   cmd.argv.insert(cmd.argv.end(), {"--branch", branch});
