@@ -17,6 +17,7 @@
 #include "base/fd.h"
 #include "base/strings.h"
 #include "cli/git_commands.h"
+#include "cli/github_observer.h"
 #include "cli/gpu_commands.h"
 #include "cli/notebook_commands.h"
 #include "cli/options.h"
@@ -148,7 +149,9 @@ int cmd_run(const RunArgs& a, const std::string& state_flag) {
   install_signal_pipe();
   opts.cancel_fd = g_signal_pipe[0];
   TerminalPrinter printer(stdout, a.quiet);
-  auto result = engine::run_workflow(*wf, opts, printer);
+  // The workflow's `github:` block reports the run to GitHub around the printer.
+  auto github = make_github_observer(*wf, opts, printer);
+  auto result = engine::run_workflow(*wf, opts, github ? *github : printer);
   if (!result) return fail(result.error());
   switch (result->state) {
     case engine::RunState::kSucceeded: return kExitOk;

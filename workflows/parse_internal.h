@@ -76,6 +76,7 @@ class WorkflowParser {
   void read_env(const Entry& e, std::map<std::string, std::string>& out, const std::string& job);
   void read_workflow_inputs(const Entry& e);
   void read_on(const Entry& e);
+  void read_github(const Entry& e);  // github_block.cc
   void read_filter(const Entry& e, RefFilter& out);
   void read_jobs(const Entry& e);
   void read_job(const Entry& e);

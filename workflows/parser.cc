@@ -20,7 +20,7 @@ namespace wfrun::workflows {
 namespace internal {
 namespace {
 
-const std::vector<std::string> kTopKeys = {"defaults", "inputs", "jobs", "on"};
+const std::vector<std::string> kTopKeys = {"defaults", "github", "inputs", "jobs", "on"};
 const std::vector<std::string> kResourceKeys = {"instance-type", "gpus", "cpus", "memory"};
 
 }  // namespace
@@ -84,6 +84,8 @@ void WorkflowParser::read_root(const YAML::Node& root) {
       read_jobs(e);
     } else if (e.key == "on") {
       read_on(e);
+    } else if (e.key == "github") {
+      read_github(e);
     } else if (std::string hint = foreign_key_hint(e.key, true); !hint.empty()) {
       error(key_loc(e), hint);
     } else {

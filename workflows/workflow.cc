@@ -100,6 +100,10 @@ std::vector<std::pair<std::string, std::string>> Workflow::secret_uses() const {
     }
     collect_json_secrets(job.with, "jobs." + job.name + ".with", out);
   }
+  if (github) {
+    if (auto s = secret_name(github->token)) out.emplace_back(*s, "github.token");
+    if (auto s = secret_name(github->app_key)) out.emplace_back(*s, "github.app.key");
+  }
   // File order; uses without a known line keep their relative order at the end.
   auto key = [this](const std::pair<std::string, std::string>& u) {
     Location l = where(u.second);

@@ -100,6 +100,20 @@ struct Trigger {
   Location where;
 };
 
+/// The workflow-level `github:` block (our extension): report each run to GitHub as a commit
+/// status (or a check run, with an App) and a Markdown comment. Credentials stay `secret:NAME`
+/// here; the CLI resolves them.
+struct GithubBlock {
+  std::string repo;                // OWNER/NAME; "" = the triggering event's (or checkout's) repo
+  std::string token;               // "secret:NAME"; "" with no `app` = the GITHUB_TOKEN secret
+  std::string app_id;              // `app: {id, key, installation}`
+  std::string app_key;             // "secret:NAME" holding the App's private key (PEM)
+  long long app_installation = 0;  // 0 = looked up from the repo
+  std::string status;              // the status context ("" = no status)
+  bool comment = false;            // post (and update) the run report comment
+  Location where;
+};
+
 /// A whole workflow file.
 struct Workflow {
   std::string file;  // as given on the command line
@@ -109,6 +123,7 @@ struct Workflow {
   std::vector<WorkflowInput> inputs;
   std::vector<Job> jobs;  // in file order
   std::optional<Trigger> on;
+  std::optional<GithubBlock> github;  // extension: report runs to GitHub
   /// Location of every key in the file by field path: "jobs.train.with.script" -> 12:7.
   std::map<std::string, Location> locations;
 
@@ -119,7 +134,7 @@ struct Workflow {
   /// Every NAME used as `secret:NAME` in `env` or `with`, with the field path of one use
   /// (the first in file order).
   std::map<std::string, std::string> secrets() const;
-  /// Every use of `secret:NAME` in `defaults.env`, a job's own `env` or its `with`, as
+  /// Every use of `secret:NAME` in `defaults.env`, a job's own `env`, its `with` or `github:`, as
   /// (NAME, field path), in file order. A default env value inherited by a job is listed once,
   /// under `defaults.env.NAME`.
   std::vector<std::pair<std::string, std::string>> secret_uses() const;

@@ -82,9 +82,9 @@ class GitCliTest : public ::testing::Test {
     for (int attempt = 0; attempt < 3; ++attempt) {
       port_ = free_port();
       Proc r = shell("bash " + q(WFRUN_GITHTTP_SH) + " start " + q(srv_dir_) + " " +
-                        std::to_string(port_) + " " + kUser + " " + kPass + " " +
-                        std::to_string(::getpid()),
-                    srv_dir_);
+                         std::to_string(port_) + " " + kUser + " " + kPass + " " +
+                         std::to_string(::getpid()),
+                     srv_dir_);
       if (r.code == 0) return;
       skip_ = "githttp.sh start failed: " + r.out + r.err;
     }
@@ -131,8 +131,8 @@ class GitCliTest : public ::testing::Test {
   // A new repo NAME on the server (a slash makes OWNER/NAME) whose main has `files`
   // (path -> content); returns main's sha.
   std::string seed(const std::string& name, const std::map<std::string, std::string>& files) {
-    Proc r = shell("bash " + q(WFRUN_GITHTTP_SH) + " new-repo " + q(srv_dir_) + " " + q(name),
-                  dir_);
+    Proc r =
+        shell("bash " + q(WFRUN_GITHTTP_SH) + " new-repo " + q(srv_dir_) + " " + q(name), dir_);
     EXPECT_EQ(r.code, 0) << r.err;
     fs::path work = dir_ / ("seed-" + std::to_string(seeds_++));
     std::string g = git() + "-C " + q(work) + " ";
@@ -141,8 +141,8 @@ class GitCliTest : public ::testing::Test {
       fs::create_directories((work / path).parent_path());
       std::ofstream(work / path, std::ios::binary) << text;
     }
-    script += g + "add -A; " + g + "commit -qm seed; " + g + "push -q " + q(cred_url(name)) +
-              " main";
+    script +=
+        g + "add -A; " + g + "commit -qm seed; " + g + "push -q " + q(cred_url(name)) + " main";
     r = shell(script, dir_);
     EXPECT_EQ(r.code, 0) << r.out << r.err;
     return rev(name, "main");
@@ -156,8 +156,8 @@ class GitCliTest : public ::testing::Test {
 
   // `wfrun ARGS` in the test's folder, trusting the test CA.
   Proc wfrun(const std::string& args, const std::string& env = "") {
-    return shell("cd " + q(dir_) + " && env WFRUN_HOME=" + q(state_) + " WFRUN_CA_FILE=" +
-                     q(ca()) + " " + env + " " + WFRUN_BIN + " " + args,
+    return shell("cd " + q(dir_) + " && env WFRUN_HOME=" + q(state_) + " WFRUN_CA_FILE=" + q(ca()) +
+                     " " + env + " " + WFRUN_BIN + " " + args,
                  dir_);
   }
   fs::path file(const std::string& name, const std::string& text) {
@@ -189,7 +189,8 @@ TEST_F(GitCliTest, GitCheckoutClonesIntoTheOutputVolume) {
   Fetch:
     uses: git-checkout@v1
     with:
-      url: )" + url("proj") + R"(
+      url: )" + url("proj") +
+                      R"(
       username: alice
       password: secret:gitpw
     outputs:
@@ -226,17 +227,18 @@ TEST_F(GitCliTest, GitCheckoutClonesIntoTheOutputVolume) {
 TEST_F(GitCliTest, GitCheckoutRefAndPathAndGithubTokenFallback) {
   seed("refs", {{"README", "main\n"}});
   Proc r = shell("set -e; " + git() + "clone -q " + q(cred_url("refs")) + " " + q(dir_ / "w") +
-                    "; " + git() + "-C " + q(dir_ / "w") + " checkout -qb feature/x; echo feat > " +
-                    q(dir_ / "w/README") + "; " + git() + "-C " + q(dir_ / "w") +
-                    " commit -qam feat; " + git() + "-C " + q(dir_ / "w") + " push -q origin " +
-                    "feature/x",
-                dir_);
+                     "; " + git() + "-C " + q(dir_ / "w") +
+                     " checkout -qb feature/x; echo feat > " + q(dir_ / "w/README") + "; " + git() +
+                     "-C " + q(dir_ / "w") + " commit -qam feat; " + git() + "-C " + q(dir_ / "w") +
+                     " push -q origin " + "feature/x",
+                 dir_);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   file("wf.yaml", R"(jobs:
   Fetch:
     uses: git-checkout@v1
     with:
-      url: )" + url("refs") + R"(
+      url: )" + url("refs") +
+                      R"(
       ref: feature/x
       path: code
       username: alice
@@ -297,11 +299,11 @@ TEST_F(GitCliTest, GitCommitPushesInputsToABranch) {
   std::string tip = rev("acme/results", "results");
   EXPECT_NE(o.out.find("Save | pushed " + tip + " to results (1 attempt)"), std::string::npos)
       << o.out;
-  Proc ls = shell("git --git-dir=" + q(bare("acme/results")) + " ls-tree -r --name-only results",
-                  dir_);
+  Proc ls =
+      shell("git --git-dir=" + q(bare("acme/results")) + " ls-tree -r --name-only results", dir_);
   EXPECT_EQ(ls.out, "README\nruns/latest/sub/b.txt\nruns/latest/summary.md\n");
-  Proc msg = shell("git --git-dir=" + q(bare("acme/results")) + " log -1 --format=%s%n%an results",
-                   dir_);
+  Proc msg =
+      shell("git --git-dir=" + q(bare("acme/results")) + " log -1 --format=%s%n%an results", dir_);
   EXPECT_EQ(msg.out, "Update files from wfrun [skip ci]\nwfrun\n");
   EXPECT_EQ(rev("acme/results", "results~1"), main_sha);  // created from `base`
   expect_no_token_under(state_);
@@ -465,9 +467,7 @@ class SeedTest : public GitCliTest {
     return wfrun("seed " + args,
                  "WFRUN_GITHUB_URL=" + base() + (is_private ? "/git" : "/anon") + " " + env);
   }
-  std::string workspace_json(const fs::path& ws) {
-    return read_all(ws / ".wfrun/workspace.json");
-  }
+  std::string workspace_json(const fs::path& ws) { return read_all(ws / ".wfrun/workspace.json"); }
   std::string gh(const std::string& rest = "") const {
     return "https://github.com/" + name_ + rest;
   }
@@ -587,12 +587,88 @@ TEST_F(SeedTest, ClearErrors) {
             "wfrun: authentication required for " + origin(true) +
                 ": no credentials were given (pass a token as secret:NAME or set GITHUB_TOKEN)\n");
   file("full/file.txt", "x");
-  EXPECT_EQ(err(q(gh()) + " full"), "wfrun: full exists and is not empty (give another folder as DIR)\n");
+  EXPECT_EQ(err(q(gh()) + " full"),
+            "wfrun: full exists and is not empty (give another folder as DIR)\n");
   // A private repository with a token (sent as x-access-token, as to GitHub).
   Proc ok = seed_cmd(q(gh()) + " private", true, "GITHUB_TOKEN=" + std::string(kPass));
   ASSERT_EQ(ok.code, 0) << ok.out << ok.err;
   EXPECT_EQ(read_all(dir_ / "private/README"), "top\n");
   EXPECT_EQ(read_all(dir_ / "private/.git/config").find(kPass), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The workflow-level `github:` block: a status when the run starts and ends, and one comment.
+
+const char* kFakeReportApi = R"PY(
+import http.server, json, sys
+log = open(sys.argv[2], "a")
+class H(http.server.BaseHTTPRequestHandler):
+    def reply(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def do_GET(self):
+        log.write("GET %s %s\n" % (self.path, self.headers.get("Authorization"))); log.flush()
+        self.reply(200, [])
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        log.write("POST %s %s\n" % (self.path, body)); log.flush()
+        self.reply(201, {"id": 1, "html_url": "https://github.com/x", "body": "b"})
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_address[1]))
+s.serve_forever()
+)PY";
+
+TEST_F(GitCliTest, GithubBlockReportsTheRun) {
+  file("fake_api.py", kFakeReportApi);
+  std::string port_file = (dir_ / "api.port").string();
+  std::string log_file = (dir_ / "requests.log").string();
+  Proc start = shell("cd " + q(dir_) + " && (python3 fake_api.py " + q(port_file) + " " +
+                         q(log_file) + " & echo $! > api.pid) && for i in $(seq 50); do test -s " +
+                         q(port_file) + " && break; sleep 0.1; done",
+                     dir_);
+  ASSERT_EQ(start.code, 0) << start.err;
+  std::string api = "http://127.0.0.1:" + read_all(port_file);
+  const std::string sha = "0123456789abcdef0123456789abcdef01234567";
+  file("event.json", R"({"after": ")" + sha + R"(", "ref": "refs/heads/main",
+    "repository": {"full_name": "acme/proj", "clone_url": "https://github.com/acme/proj.git"}})");
+  file("wf.yaml", R"(github:
+  token: secret:gh
+  status: wfrun/ci
+  comment: true
+jobs:
+  hello:
+    uses: script@v1
+    with: {script: echo hi}
+)");
+  Proc o = wfrun("run wf.yaml --event event.json --secret gh=gh-T0ken-123",
+                 "WFRUN_GITHUB_API_URL=" + api);
+  shell("kill $(cat " + q(dir_ / "api.pid") + ")", dir_);
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_EQ(o.err.find("warning"), std::string::npos) << o.err;
+  std::string requests = read_all(log_file);
+  size_t pending =
+      requests.find("POST /repos/acme/proj/statuses/" + sha + R"( {"context":"wfrun/ci")");
+  ASSERT_NE(pending, std::string::npos) << requests;
+  EXPECT_NE(requests.find(R"("state":"pending")", pending), std::string::npos) << requests;
+  size_t success = requests.find(R"("state":"success")");
+  EXPECT_NE(success, std::string::npos) << requests;
+  EXPECT_GT(success, pending);
+  // No pull request for main: the report goes on the commit.
+  EXPECT_NE(requests.find("POST /repos/acme/proj/commits/" + sha + "/comments"), std::string::npos)
+      << requests;
+  EXPECT_NE(requests.find("Bearer gh-T0ken-123"), std::string::npos) << requests;
+  EXPECT_EQ(o.out.find("gh-T0ken-123"), std::string::npos);
+
+  // Without the token secret the run still runs, with a warning.
+  Proc no = wfrun("run wf.yaml --event event.json --secret gh=", "WFRUN_GITHUB_API_URL=" + api);
+  EXPECT_EQ(no.code, 0) << no.out << no.err;
+  EXPECT_NE(no.err.find("wfrun: warning: not reporting to GitHub: no token"), std::string::npos)
+      << no.err;
 }
 
 }  // namespace

@@ -422,6 +422,45 @@ TEST_F(LoadWorkflow, FileErrors) {
   EXPECT_EQ(ok->job("a")->with["script"], "caf\xc3\xa9");
 }
 
+TEST(Parser, GithubBlock) {
+  Workflow wf = parse_ok(R"(github:
+  repo: acme/proj
+  token: secret:gh_token
+  status: wfrun/ci
+  comment: true
+jobs:
+  a: {uses: script@v1, with: {script: echo}}
+)");
+  ASSERT_TRUE(wf.github.has_value());
+  EXPECT_EQ(wf.github->repo, "acme/proj");
+  EXPECT_EQ(wf.github->token, "secret:gh_token");
+  EXPECT_EQ(wf.github->status, "wfrun/ci");
+  EXPECT_TRUE(wf.github->comment);
+  EXPECT_EQ(wf.github->where.line, 1);
+  // The token is a secret like any other: check_secrets() sees it.
+  EXPECT_EQ(wf.secrets().at("gh_token"), "github.token");
+
+  Workflow app = parse_ok(R"(github:
+  app: {id: 42, key: secret:app_pem, installation: 7}
+  status: true
+jobs:
+  a: {uses: script@v1, with: {script: echo}}
+)");
+  EXPECT_EQ(app.github->app_id, "42");
+  EXPECT_EQ(app.github->app_key, "secret:app_pem");
+  EXPECT_EQ(app.github->app_installation, 7);
+  EXPECT_EQ(app.github->status, "wfrun");
+  EXPECT_FALSE(app.github->comment);
+  EXPECT_EQ(app.secrets().at("app_pem"), "github.app.key");
+
+  EXPECT_EQ(parse_error("github: {token: secret:a, app: {id: 1, key: secret:b}, comment: true}\n"
+                        "jobs: {a: {uses: script@v1, with: {script: x}}}\n"),
+            "w.yaml:1:1: 'github' takes 'token' or 'app', not both");
+  EXPECT_EQ(parse_error("github: {repo: a/b}\njobs: {a: {uses: script@v1, with: {script: x}}}\n"),
+            "w.yaml:1:1: 'github' reports nothing: give 'status: CONTEXT' and/or 'comment: true'");
+  EXPECT_FALSE(parse_ok("jobs: {a: {uses: script@v1, with: {script: x}}}\n").github.has_value());
+}
+
 TEST(Actions, Table) {
   EXPECT_EQ(action_names(),
             (std::vector<std::string>{"script@v1", "container@v1", "notebook@v1", "create-model@v1",
