@@ -1,5 +1,7 @@
 #include "cli/git_commands.h"
 
+#include <signal.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -40,6 +42,10 @@ git::RemoteOptions remote_options(const RemoteArgs& a) {
   }
   return o;
 }
+
+// A server that hangs up mid-push (an idle timeout while libgit2 packs) must be an error that
+// keeps the commit and prints how to push it, not a process killed by SIGPIPE.
+void ignore_sigpipe() { ::signal(SIGPIPE, SIG_IGN); }
 
 int fail(const Error& e) {
   std::fprintf(stderr, "wfrun: %s\n", e.str().c_str());
@@ -138,6 +144,7 @@ void add_git_commands(CLI::App& app, int& exit_code) {
   co->add_option("--cache", req->cache_dir, "the clone cache")->required();
   co->add_flag("--submodules", req->submodules, "also check out submodules");
   co->callback([remote, req, &exit_code] {
+    ignore_sigpipe();
     req->url = remote->url;
     auto opts = remote_options(*remote);
     std::printf("cloning %s into %s\n", git::redact_url(req->url).c_str(), req->dest.c_str());
@@ -172,6 +179,7 @@ void add_git_commands(CLI::App& app, int& exit_code) {
   cm->add_option("--pr-body", c->pr_body, "the pull request's body");
   cm->add_option("--pr-base", c->pr_base, "the pull request's base branch");
   cm->callback([cremote, c, &exit_code] {
+    ignore_sigpipe();
     c->push.url = cremote->url;
     exit_code = cmd_commit(*c, remote_options(*cremote));
   });

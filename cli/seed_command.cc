@@ -1,5 +1,6 @@
 #include "cli/seed_command.h"
 
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,6 +48,7 @@ int run_notebook(const std::string& notebook) {
 }
 
 int cmd_seed(const SeedArgs& a) {
+  ::signal(SIGPIPE, SIG_IGN);  // a server hanging up is an error, not a killed process
   git::RemoteOptions opts = git::RemoteOptions::from_env();
   if (!a.ca_file.empty()) opts.ca_file = a.ca_file;
   git::SeedRequest req;
