@@ -33,6 +33,7 @@ std::vector<std::string> container_argv(const ContainerRuntime& rt, const Contai
   // Values of the job's own env (secrets among them) stay out of the command line, where any
   // user could read them in ps: `-e NAME` takes the value from the runtime's environment.
   for (const auto& k : run.env_names) argv.insert(argv.end(), {"-e", k});
+  argv.insert(argv.end(), run.flags.begin(), run.flags.end());
   if (run.entrypoint) argv.insert(argv.end(), {"--entrypoint", *run.entrypoint});
   argv.push_back(run.image);
   argv.insert(argv.end(), run.args.begin(), run.args.end());

@@ -30,9 +30,10 @@ struct ContainerRun {
   std::vector<std::pair<std::string, std::string>> mounts;  // host -> "/inputs/x:ro"
   std::vector<std::string> env_names;             // -e NAME: the value comes from the runtime's env
   std::map<std::string, std::string> env_values;  // -e NAME=VALUE (no secrets here)
+  std::vector<std::string> flags;                 // more flags before the image (GPUs)
 };
 
-/// RUNTIME run --rm --network N --name NAME -v ... -e ... [--entrypoint E] IMAGE ARGS...
+/// RUNTIME run --rm --network N --name NAME -v ... -e ... FLAGS [--entrypoint E] IMAGE ARGS...
 std::vector<std::string> container_argv(const ContainerRuntime& rt, const ContainerRun& run);
 
 /// A name the runtime accepts: [a-zA-Z0-9][a-zA-Z0-9_.-]*.

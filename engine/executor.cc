@@ -19,6 +19,7 @@
 #include "engine/context.h"
 #include "engine/fs.h"
 #include "engine/job_io.h"
+#include "engine/launch.h"
 #include "engine/output.h"
 #include "engine/paths.h"
 #include "engine/process.h"
@@ -103,6 +104,7 @@ class Executor {
         scheduler_(wf_),
         github_(opts_.event, opts_.workflow_dir.empty() ? dir_name(wf_.file) : opts_.workflow_dir),
         resolver_(wf_, opts_, github_, [this](const std::string& j) { return result(j); }),
+        gpu_queue_(wf_, *setup.gpus),
         buffer_(new char[kMaxLine]) {
     resolver_.set_run(run.id, run.number);
     max_parallel_ = opts_.max_parallel > 0
@@ -119,6 +121,9 @@ class Executor {
         runtime_env_[name] = kv.substr(eq + 1);
     }
     dirty_.assign(wf_.jobs.size(), false);
+    gpu::Discovery& d = setup.gpus->discovery;
+    metrics_ = RunMetrics::create(
+        opts_, run.id, d.provider ? gpu::sampling_provider(d, opts_.metrics_interval) : nullptr);
   }
 
   void run();
@@ -139,6 +144,7 @@ class Executor {
   void finish_attempt(Attempt& a);
   void complete(size_t i, JobState state, std::string message);
   void on_timers();
+  void sample_metrics();
   void cancel();
   void flush();
   void write_json_if_due();
@@ -155,6 +161,8 @@ class Executor {
   Scheduler scheduler_;
   GithubInfo github_;
   Resolver resolver_;
+  GpuQueue gpu_queue_;
+  std::unique_ptr<RunMetrics> metrics_;  // null: no metrics
   std::unique_ptr<char[]> buffer_;  // one read buffer for every pipe
   int max_parallel_ = 1;
   std::map<std::string, std::string> base_env_, runtime_env_;
@@ -177,6 +185,14 @@ void Executor::run() {
     start_ready();
     flush();
     if (running_.empty() && ready_.empty()) break;
+    if (running_.empty()) {
+      // Waiting for GPUs that nothing holds: only when they can never be had (the checks
+      // before the run rule that out). Fail rather than wait forever.
+      std::set<size_t> stuck;
+      stuck.swap(ready_);
+      for (size_t i : stuck) complete(i, JobState::kFailed, "its GPUs never became free");
+      continue;
+    }
     open_ahead();
     fds.clear();
     owners.clear();
@@ -234,7 +250,9 @@ void Executor::apply(const std::vector<Scheduler::Decision>& decisions) {
   for (const auto& d : decisions) {
     if (terminal(run_.jobs[d.job].state)) continue;  // cancelled meanwhile
     if (d.run) {
-      if (!cancelled_) ready_.insert(d.job);
+      if (cancelled_) continue;
+      ready_.insert(d.job);
+      if (gpu_queue_.needs_gpus(d.job)) gpu_queue_.ready(d.job);
       continue;
     }
     JobResult& r = run_.jobs[d.job];
@@ -246,10 +264,24 @@ void Executor::apply(const std::vector<Scheduler::Decision>& decisions) {
 }
 
 void Executor::start_ready() {
-  while (!cancelled_ && !ready_.empty() && static_cast<int>(running_.size()) < max_parallel_) {
-    size_t i = *ready_.begin();
-    ready_.erase(ready_.begin());
+  // In file order; a job that needs GPUs starts when the queue gives it them (first ready,
+  // first served) and otherwise stays ready without blocking the jobs after it. Starting a
+  // job can change ready_ (a job that fails at once decides its dependents): start again from
+  // the front after each.
+  auto it = ready_.begin();
+  while (!cancelled_ && it != ready_.end() && static_cast<int>(running_.size()) < max_parallel_) {
+    size_t i = *it;
+    if (gpu_queue_.needs_gpus(i)) {
+      auto gpus = gpu_queue_.take(i);
+      if (!gpus) {
+        ++it;
+        continue;
+      }
+      run_.jobs[i].gpus = std::move(*gpus);
+    }
+    ready_.erase(it);
     start_attempt(i);
+    it = ready_.begin();
   }
 }
 
@@ -288,6 +320,8 @@ void Executor::start_attempt(size_t i) {
       a->log.get(), &setup_.redactor,
       [observer, name](std::string_view line) { observer->job_output(*name, line); });
   OutputSink* sink = a->sink.get();
+  if (r.attempts == 1 && !setup_.gpus->on_cpu[i].empty())
+    sink->line("wfrun: " + setup_.gpus->on_cpu[i]);
   if (r.attempts > 1) {
     std::string note = "wfrun: attempt " + std::to_string(r.attempts) + " of " +
                        std::to_string(job.retries + 1) + "\n";
@@ -347,59 +381,25 @@ void Executor::start_attempt(size_t i) {
   if (!cmd) return fail_before_start(i, cmd.error(), sink);
   // What the action hands its process by environment (tokens: never on the command line).
   for (const auto& [k, v] : cmd->env) (*env)[k] = v;
-  ProcessSpec spec;
-  auto add_env = [&spec](const std::string& k, const std::string& v) {
-    spec.env.push_back(k + "=" + v);
-  };
-  std::map<std::string, std::string> wfrun_env = {
-      {"WFRUN_RUN_ID", std::to_string(run_.id)},
-      {"WFRUN_RUN_NUMBER", std::to_string(run_.number)},
-      {"WFRUN_JOB", job.name},
-  };
-  if (cmd->image.empty()) {
-    spec.argv = cmd->argv;
-    wfrun_env["WFRUN_INPUTS"] = a->dirs.inputs;
-    wfrun_env["WFRUN_OUTPUTS"] = a->dirs.outputs;
-    for (const auto& [k, v] : base_env_)
-      if (!env->count(k) && !wfrun_env.count(k)) add_env(k, v);
-    for (const auto& [k, v] : *env)
-      if (!wfrun_env.count(k)) add_env(k, v);
-    for (const auto& [k, v] : wfrun_env) add_env(k, v);
-    spec.cwd = opts_.workflow_dir;
-    if (setup_.path_mode == PathMode::kNamespace && uses_paths) {
-      a->ns = std::make_unique<NamespaceSetup>(a->dirs, *inputs);
-      spec.setup = a->ns.get();
-    }
-  } else {
-    if (!setup_.runtime)
-      return fail_before_start(i,
-                               Error("no container runtime found (install podman or docker, "
-                                     "or pass --container-runtime)"),
-                               sink);
-    ContainerRun c;
-    c.image = cmd->image;
-    c.entrypoint = cmd->entrypoint;
-    c.args = cmd->argv;
-    if (!cmd->network.empty()) c.network = cmd->network;
-    c.name = container_name("wfrun-" + std::to_string(run_.id) + "-" + job.name + "-" +
-                            std::to_string(r.attempts) + "-" + std::to_string(::getpid()));
-    for (const auto& in : *inputs) c.mounts.emplace_back(in.source, "/inputs/" + in.name + ":ro");
-    c.mounts.emplace_back(a->dirs.outputs, "/outputs");
-    wfrun_env["WFRUN_INPUTS"] = "/inputs";
-    wfrun_env["WFRUN_OUTPUTS"] = "/outputs";
-    c.env_values = wfrun_env;
-    for (const auto& [k, v] : *env)
-      if (!wfrun_env.count(k)) c.env_names.push_back(k);
-    spec.argv = container_argv(*setup_.runtime, c);
-    // The runtime's own environment: what it needs to work, plus the job's env for `-e NAME`.
-    std::map<std::string, std::string> rt_env = base_env_;
-    for (const auto& [k, v] : runtime_env_) rt_env[k] = v;
-    for (const auto& [k, v] : *env) rt_env[k] = v;
-    for (const auto& [k, v] : rt_env) add_env(k, v);
-    spec.cwd = opts_.workflow_dir;
-    a->container = c.name;
-  }
-  auto proc = Subprocess::start(spec);
+  LaunchInput in;
+  in.setup = &setup_;
+  in.run_id = run_.id;
+  in.run_number = run_.number;
+  in.job = i;
+  in.attempt = r.attempts;
+  in.cmd = &*cmd;
+  in.env = &*env;
+  in.dirs = &a->dirs;
+  in.inputs = &*inputs;
+  in.uses_paths = uses_paths;
+  in.gpus = r.gpus;
+  in.base_env = &base_env_;
+  in.runtime_env = &runtime_env_;
+  auto launch = launch_spec(in);
+  if (!launch) return fail_before_start(i, launch.error(), sink);
+  a->ns = std::move(launch->ns);
+  a->container = launch->container;
+  auto proc = Subprocess::start(launch->spec);
   a->ns.reset();
   if (!proc) return fail_before_start(i, proc.error(), sink);
   a->proc = std::move(*proc);
@@ -469,6 +469,7 @@ void Executor::on_exit(Attempt& a) {
 void Executor::on_timers() {
   write_json_if_due();
   auto now = Clock::now();
+  if (metrics_ && !running_.empty() && metrics_->next_due() <= now) sample_metrics();
   for (auto& a : running_) {
     if (a->deadline <= now) {
       a->deadline = kNever;
@@ -490,8 +491,21 @@ void Executor::on_timers() {
   }
 }
 
+void Executor::sample_metrics() {
+  std::vector<gpu::JobProcesses> jobs;
+  jobs.reserve(running_.size());
+  for (const auto& a : running_) {
+    if (a->exited) continue;
+    pid_t pid = a->proc.pid();
+    jobs.push_back({wf_.jobs[a->job].name, pid, {pid}, run_.jobs[a->job].gpus});
+  }
+  metrics_->sample(jobs);
+}
+
 int Executor::poll_timeout_ms() const {
   Clock::time_point next = json_due_;
+  // Nothing is sampled while nothing runs.
+  if (metrics_ && !running_.empty()) next = std::min(next, metrics_->next_due());
   for (const auto& a : running_) next = std::min({next, a->deadline, a->kill_at, a->drain_until});
   if (next == kNever) return -1;
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now()).count();
@@ -500,6 +514,7 @@ int Executor::poll_timeout_ms() const {
 
 void Executor::cancel() {
   cancelled_ = true;
+  gpu_queue_.clear();
   std::set<size_t> ready = std::move(ready_);
   ready_.clear();
   for (size_t i : ready) complete(i, JobState::kCancelled, "cancelled");
@@ -565,6 +580,8 @@ void Executor::complete(size_t i, JobState state, std::string message) {
   r.state = state;
   r.message = std::move(message);
   r.finished = wall_now();
+  gpu_queue_.release(i);
+  if (metrics_) metrics_->job_finished(r, run_.dir);
   mark(i);
   setup_.observer->job_finished(r);
   apply(scheduler_.finish(i, state));

@@ -9,6 +9,7 @@
 
 #include "base/strings.h"
 #include "engine/container.h"
+#include "engine/gpu_jobs.h"
 #include "engine/run.h"
 #include "workflows/workflow.h"
 
@@ -26,6 +27,7 @@ struct RunSetup {
   RunObserver* observer = nullptr;
   PathMode path_mode = PathMode::kRewrite;  // resolved: kNamespace or kRewrite
   std::optional<ContainerRuntime> runtime;
+  GpuPlan* gpus = nullptr;  // requests, discovery (its provider moves to the sampler)
   Redactor redactor;  // every secret value
   std::string workflow_name;
 };

@@ -9,6 +9,7 @@
 #include "engine/context.h"
 #include "engine/executor.h"
 #include "engine/fs.h"
+#include "engine/gpu_jobs.h"
 #include "engine/job_io.h"
 #include "engine/paths.h"
 #include "engine/run_json.h"
@@ -74,6 +75,7 @@ struct Checked {
   const ActionRegistry* actions = nullptr;
   PathMode path_mode = PathMode::kRewrite;
   std::optional<ContainerRuntime> runtime;
+  GpuPlan gpus;
   std::vector<std::string> lines;  // the plan
 };
 
@@ -127,14 +129,15 @@ Status check_dataset(const workflows::Workflow& wf, LazyStore& store, const std:
   return {};
 }
 
-std::string plan_line(size_t n, const workflows::Job& job, const Action* action) {
+std::string plan_line(size_t n, const workflows::Job& job, const Action* action,
+                      const std::string& gpus) {
   std::string line = std::to_string(n) + ". " + job.name + " (" + job.uses;
   if (!job.needs.empty()) line += ", needs " + join(job.needs, ", ");
   if (action) {
     std::string image = action->image(job);
     if (!image.empty()) line += ", image " + image;
   }
-  return line + ")";
+  return line + gpus + ")";
 }
 
 Result<Checked> check_run(const workflows::Workflow& wf, const RunOptions& opts, RunStore* given) {
@@ -204,11 +207,15 @@ Result<Checked> check_run(const workflows::Workflow& wf, const RunOptions& opts,
   auto mode = resolve_path_mode(opts.path_mode);
   if (!mode) return mode.error();
   c.path_mode = *mode;
+  auto gpus = plan_gpus(wf, opts);
+  if (!gpus) return gpus.error();
+  c.gpus = std::move(*gpus);
 
   Scheduler sched(wf);
   size_t n = 0;
   for (size_t i : sched.start_order())
-    c.lines.push_back(plan_line(++n, wf.jobs[i], c.actions->find(wf.jobs[i].uses)));
+    c.lines.push_back(
+        plan_line(++n, wf.jobs[i], c.actions->find(wf.jobs[i].uses), c.gpus.plan_note(i)));
   return c;
 }
 
@@ -227,6 +234,7 @@ double wall_now() {
 Result<std::vector<std::string>> plan_run(const workflows::Workflow& wf, const RunOptions& opts) {
   auto c = check_run(wf, opts, nullptr);
   if (!c) return c.error();
+  for (const auto& w : c->gpus.discovery.warnings) c->lines.push_back("warning: " + w);
   return std::move(c->lines);
 }
 
@@ -240,6 +248,7 @@ Result<RunResult> run_workflow(const workflows::Workflow& wf, const RunOptions& 
   if (checked->path_mode == PathMode::kNamespace) {
     if (auto s = ensure_mount_points(); !s) return s.error();
   }
+  for (const auto& w : checked->gpus.discovery.warnings) observer.warning(w);
 
   RunSetup setup;
   setup.wf = &wf;
@@ -249,6 +258,7 @@ Result<RunResult> run_workflow(const workflows::Workflow& wf, const RunOptions& 
   setup.observer = &observer;
   setup.path_mode = checked->path_mode;
   setup.runtime = checked->runtime;
+  setup.gpus = &checked->gpus;
   for (const auto& [_, v] : opts.secrets) setup.redactor.add(v);
   setup.workflow_name = workflow_name(wf);
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "engine/gpu/metrics.h"
 #include "workflows/workflow.h"
 
 namespace wfrun::engine {
@@ -41,6 +42,9 @@ struct JobResult {
   std::string message;               // why it failed / was skipped (redacted)
   std::map<std::string, std::string> outputs;  // string outputs: value; others: host path or NAME:VERSION
   std::string log_path;
+  std::vector<int> gpus;  // the GPUs it was given (nvidia-smi indices)
+  /// What the metrics sampler saw (GPU, CPU, RSS); unset when the job was never sampled.
+  std::optional<gpu::JobSummary> usage;
 };
 
 /// The result of a whole run.
@@ -65,6 +69,8 @@ class RunObserver {
   virtual void run_finished(const RunResult& run) {}
   /// Called about once a second while jobs run (for a status line that shows elapsed time).
   virtual void heartbeat() {}
+  /// Something the user should know that is no job's output (e.g. a GPU source that failed).
+  virtual void warning(std::string_view message) {}
 };
 
 struct RunOptions {
@@ -86,11 +92,18 @@ struct RunOptions {
   int cancel_fd = -1;
   /// The actions `uses:` can name; null: default_actions() (actions.h).
   const ActionRegistry* actions = nullptr;
+  /// A job whose GPU request this machine can never satisfy runs on the CPU (saying so)
+  /// instead of failing the run before it starts.
+  bool allow_missing_gpus = false;
+  /// Jobs that ask for no GPU see every GPU (no CUDA_VISIBLE_DEVICES), instead of none.
+  bool all_gpus_visible = false;
+  /// Seconds between metrics samples (GPU, CPU, RSS of running jobs); 0: no metrics.
+  double metrics_interval = 1.0;
 };
 
 /// Checks everything that can be checked before a job runs (secrets known, required inputs
-/// given, datasets exist, container runtime present) and returns the plan as text lines,
-/// one per job in start order.
+/// given, datasets exist, container runtime present, GPU requests satisfiable) and returns the
+/// plan as text lines, one per job in start order.
 Result<std::vector<std::string>> plan_run(const workflows::Workflow& wf, const RunOptions& opts);
 
 /// Runs the workflow to the end. Errors are for runs that could not start (exit 2);
