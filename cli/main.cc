@@ -69,7 +69,8 @@ struct RunArgs {
   std::vector<std::string> inputs, secrets;
   std::string inputs_file, secrets_file, event_file, container_runtime, paths = "auto";
   int jobs = 0;
-  bool dry_run = false, quiet = false;
+  double metrics_interval = 1;
+  bool dry_run = false, quiet = false, allow_missing_gpus = false, all_gpus_visible = false;
 };
 
 Result<workflows::Workflow> load(const std::string& file) { return workflows::load_workflow(file); }
@@ -81,6 +82,9 @@ int cmd_run(const RunArgs& a, const std::string& state_flag) {
   engine::RunOptions opts;
   opts.state_dir = resolve_state_dir(state_flag);
   opts.max_parallel = a.jobs;
+  opts.allow_missing_gpus = a.allow_missing_gpus;
+  opts.all_gpus_visible = a.all_gpus_visible;
+  opts.metrics_interval = a.metrics_interval;
   opts.container_runtime = a.container_runtime;
   if (opts.container_runtime.empty()) {
     if (const char* rt = std::getenv("WFRUN_CONTAINER_RUNTIME"); rt && *rt) opts.container_runtime = rt;
@@ -221,6 +225,14 @@ int real_main(int argc, char** argv) {
   run->add_option("--paths", ra.paths,
                   "how host jobs see /inputs and /outputs: auto, namespace or rewrite")
       ->check(CLI::IsMember({"auto", "namespace", "rewrite"}));
+  run->add_flag("--allow-missing-gpus", ra.allow_missing_gpus,
+                "run jobs whose GPU request this machine cannot satisfy on the CPU, instead of "
+                "failing the run");
+  run->add_flag("--all-gpus-visible", ra.all_gpus_visible,
+                "jobs that ask for no GPU see every GPU (default: none)");
+  run->add_option("--metrics-interval", ra.metrics_interval,
+                  "seconds between samples of GPU, CPU and memory use (default 1; 0: no metrics)")
+      ->check(CLI::NonNegativeNumber);
   run->add_flag("--dry-run", ra.dry_run, "check everything and print the plan; run nothing");
   run->add_flag("-q,--quiet", ra.quiet, "print only the summary");
   run->callback([&] { exit_code = cmd_run(ra, state_dir); });

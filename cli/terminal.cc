@@ -109,15 +109,40 @@ void TerminalPrinter::heartbeat() {
   draw_status();
 }
 
+void TerminalPrinter::warning(std::string_view message) {
+  clear_status();
+  std::fprintf(stderr, "wfrun: warning: %.*s\n", static_cast<int>(message.size()), message.data());
+  draw_status();
+}
+
 void TerminalPrinter::run_finished(const engine::RunResult& run) {
   clear_status();
   std::fputs(summary_table(run).c_str(), out_);
   std::fflush(out_);
 }
 
+namespace {
+
+std::string fixed(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+std::string memory_kb(long long kb) {
+  if (kb >= 1024LL * 1024) return fixed("%.1f GiB", kb / 1048576.0);
+  if (kb >= 1024) return fixed("%.0f MiB", kb / 1024.0);
+  return std::to_string(kb) + " KiB";
+}
+
+}  // namespace
+
 std::string summary_table(const engine::RunResult& run) {
+  bool gpus = false;
+  for (const auto& j : run.jobs) gpus = gpus || !j.gpus.empty();
   std::vector<std::vector<std::string>> rows;
-  rows.push_back({"JOB", "STATUS", "DURATION", "EXIT"});
+  rows.push_back({"JOB", "STATUS", "DURATION", "EXIT", "PEAK RSS"});
+  if (gpus) rows[0].insert(rows[0].end(), {"GPUS", "GPU UTIL MEAN/PEAK", "GPU MEM PEAK", "ENERGY"});
   for (const auto& j : run.jobs) {
     std::string dur = "-";
     if (j.started > 0 && j.finished >= j.started) dur = format_duration(j.finished - j.started);
@@ -126,17 +151,30 @@ std::string summary_table(const engine::RunResult& run) {
                                    : "-";
     std::string status = engine::job_state_name(j.state);
     if (j.attempts > 1) status += " (" + std::to_string(j.attempts) + " attempts)";
-    rows.push_back({j.name, status, dur, exit});
+    const auto& u = j.usage;
+    rows.push_back(
+        {j.name, status, dur, exit, u && u->rss_peak_kb ? memory_kb(*u->rss_peak_kb) : "-"});
+    if (!gpus) continue;
+    std::vector<std::string> ids;
+    for (int g : j.gpus) ids.push_back(std::to_string(g));
+    std::string util = "-";
+    if (u && u->util_mean && u->util_peak)
+      util = fixed("%.0f%%", *u->util_mean) + " / " + std::to_string(*u->util_peak) + "%";
+    rows.back().insert(rows.back().end(),
+                       {ids.empty() ? "-" : join(ids, ","), util,
+                        u && u->mem_peak_mib ? memory_kb(*u->mem_peak_mib * 1024) : "-",
+                        u && u->energy_wh ? fixed("%.2f Wh", *u->energy_wh) : "-"});
   }
-  std::vector<size_t> w(4, 0);
+  const size_t n = rows[0].size();
+  std::vector<size_t> w(n, 0);
   for (const auto& r : rows)
-    for (size_t i = 0; i < 4; ++i) w[i] = std::max(w[i], r[i].size());
+    for (size_t i = 0; i < n; ++i) w[i] = std::max(w[i], r[i].size());
   std::string out = "\n";
   for (const auto& r : rows) {
     std::string line;
-    for (size_t i = 0; i < 4; ++i) {
+    for (size_t i = 0; i < n; ++i) {
       line += r[i];
-      if (i < 3) line.append(w[i] - r[i].size() + 2, ' ');
+      if (i + 1 < n) line.append(w[i] - r[i].size() + 2, ' ');
     }
     out += std::string(trim(line)) + "\n";
   }

@@ -23,6 +23,7 @@ class TerminalPrinter : public engine::RunObserver {
   void job_finished(const engine::JobResult& job) override;
   void run_finished(const engine::RunResult& run) override;
   void heartbeat() override;
+  void warning(std::string_view message) override;
 
  private:
   void clear_status();
@@ -38,7 +39,8 @@ class TerminalPrinter : public engine::RunObserver {
   std::map<std::string, int> colors_;
 };
 
-/// The end-of-run table: job, status, duration, exit code; then the run's folder.
+/// The end-of-run table: job, status, duration, exit code, peak RSS and, when some job had
+/// GPUs, its GPUs, their mean / peak utilisation, peak memory and energy; then the run's folder.
 std::string summary_table(const engine::RunResult& run);
 
 double now_seconds();

@@ -327,6 +327,87 @@ TEST_F(CliTest, TwoProcessesShareOneStateDir) {
   EXPECT_NE(runs.out.find("\"number\": 2"), std::string::npos) << runs.out;
 }
 
+TEST_F(CliTest, GpusWithoutAnyGpu) {
+  auto o = wfrun("gpus", "WFRUN_NVML_LIB=none WFRUN_NVIDIA_SMI=none");
+  EXPECT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out, "no NVIDIA GPU found\n");
+}
+
+const char* kGpuJob = R"(jobs:
+  train:
+    uses: script@v1
+    resources:
+      gpus: 1
+    with:
+      script: |
+        echo "devices [$CUDA_VISIBLE_DEVICES]"
+        sleep 0.5
+  cpu:
+    uses: script@v1
+    with:
+      script: echo "cpu sees [$CUDA_VISIBLE_DEVICES]"
+)";
+
+TEST_F(CliTest, GpuJobMetricsSummaryAndCharts) {
+  file("wf.yaml", kGpuJob);
+  const std::string env = "WFRUN_FAKE_GPUS=2xH100";
+  auto plan = wfrun("run wf.yaml --dry-run", env);
+  EXPECT_EQ(plan.code, 0) << plan.err;
+  EXPECT_NE(plan.out.find("train (script@v1, 1 GPU)"), std::string::npos) << plan.out;
+  auto o = wfrun("run wf.yaml --metrics-interval 0.1", env);
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("devices [0]"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("cpu sees []"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("JOB    STATUS     DURATION  EXIT  PEAK RSS  GPUS  GPU UTIL MEAN/PEAK  "
+                       "GPU MEM PEAK  ENERGY"),
+            std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("0% / 0%"), std::string::npos) << o.out;
+  EXPECT_TRUE(fs::exists(state_ / "runs/1/jobs/train/metrics.svg"));
+  auto m = wfrun("metrics 1");
+  EXPECT_EQ(m.code, 0) << m.err;
+  EXPECT_EQ(m.out.rfind("JOB    GPUS  UTIL MEAN", 0), 0u) << m.out;
+  EXPECT_NE(m.out.find("\ntrain  0     0%"), std::string::npos) << m.out;
+  auto csv = wfrun("metrics 1 train --csv");
+  EXPECT_EQ(csv.code, 0) << csv.err;
+  EXPECT_EQ(csv.out.rfind("job,t,gpu,util,mem_mib,power_w,temp_c,cpu_pct,rss_kb\ntrain,", 0), 0u)
+      << csv.out;
+
+  // Runs without GPU jobs keep the compact table.
+  file("cpu.yaml", "jobs:\n  hello:\n    uses: script@v1\n    with: {script: echo hi}\n");
+  auto cpu = wfrun("run cpu.yaml", env);
+  ASSERT_EQ(cpu.code, 0) << cpu.err;
+  EXPECT_NE(cpu.out.find("JOB    STATUS     DURATION  EXIT  PEAK RSS\nhello  succeeded"),
+            std::string::npos)
+      << cpu.out;
+}
+
+TEST_F(CliTest, MissingGpusFailTheRunOrRunOnTheCpu) {
+  file("wf.yaml", R"(jobs:
+  train:
+    uses: script@v1
+    resources: {instance-type: A100-80Gx2}
+    with: {script: 'echo "[$CUDA_VISIBLE_DEVICES]"'}
+)");
+  const std::string env = "WFRUN_FAKE_GPUS=8xH100";
+  auto o = wfrun("run wf.yaml", env);
+  EXPECT_EQ(o.code, 2);
+  EXPECT_EQ(o.err,
+            "wfrun: wf.yaml:4:17: job 'train' asks for 2 GPUs of model A100-80G (instance-type "
+            "A100-80Gx2) but this machine has 0 matching GPUs (of 8: 8 × NVIDIA H100 80GB HBM3) "
+            "(--allow-missing-gpus runs it on the CPU instead)\n");
+  EXPECT_FALSE(fs::exists(state_ / "runs" / "1"));
+  auto cpu = wfrun("run wf.yaml --allow-missing-gpus", env);
+  EXPECT_EQ(cpu.code, 0) << cpu.err;
+  EXPECT_NE(
+      cpu.out.find("train | wfrun: job 'train' asks for 2 GPUs of model A100-80G "
+                   "(instance-type A100-80Gx2) but this machine has 0 matching GPUs (of 8: "
+                   "8 × NVIDIA H100 80GB HBM3); running it on the CPU (--allow-missing-gpus)"),
+      std::string::npos)
+      << cpu.out;
+  EXPECT_NE(cpu.out.find("train | []"), std::string::npos) << cpu.out;
+}
+
 // Every example validates and runs, so none can rot.
 TEST_F(CliTest, ExamplesValidateAndRun) {
   fs::path examples = fs::path(WFRUN_SOURCE_DIR) / "examples";
