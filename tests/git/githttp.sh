@@ -44,9 +44,6 @@ server.upload-dirs   = ( "$d/tmp" )
 # h2 off: git CLI (libcurl 7.88) pushes >1 MiB over h2 fail ("curl 92 Stream error")
 # delay off: lighttpd otherwise waits ~1 s before each 401 for bad credentials
 server.feature-flags = ( "server.h2proto" => "disable", "auth.delay-invalid-creds" => "disable" )
-# a push of hundreds of MB (bench/commit-push) can leave the request idle for over lighttpd's
-# default 60 s while the client builds the pack
-server.max-read-idle = 600
 ssl.engine  = "enable"
 ssl.pemfile = "$d/tls/server.pem"
 auth.backend = "plain"
