@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <string>
 
@@ -163,7 +164,13 @@ Error RemoteSession::error(int rc, const std::string& what) const {
   }
   const git_error* e = git_error_last();
   std::string msg = redact(last_message(rc));
-  if (rc == GIT_ECERTIFICATE || (e && e->klass == GIT_ERROR_SSL)) {
+  // Only a failed verification is about trust: an SSL error mid-transfer (the server hung
+  // up during a large push) is not, and the CA-file advice would send people the wrong way.
+  std::string lower = msg;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (rc == GIT_ECERTIFICATE || (e && e->klass == GIT_ERROR_SSL &&
+                                 (lower.find("certificate") != std::string::npos ||
+                                  lower.find("verif") != std::string::npos))) {
     return Error("the TLS certificate of " + url + " is not trusted: " + msg +
                  " (if a proxy or a private CA signs it, pass that CA bundle with --ca-file or "
                  "WFRUN_CA_FILE)");
