@@ -174,6 +174,7 @@ class Executor {
   bool any_dirty_ = false;
   Clock::time_point json_written_{};     // last run.json write
   Clock::time_point json_due_ = kNever;  // a change waits for the next write
+  Clock::time_point heartbeat_due_ = Clock::time_point::min();  // the observer's status line
   bool cancelled_ = false;
 };
 
@@ -470,6 +471,11 @@ void Executor::on_timers() {
   write_json_if_due();
   auto now = Clock::now();
   if (metrics_ && !running_.empty() && metrics_->next_due() <= now) sample_metrics();
+  // About once a second while jobs run, so a status line can show how long they have run.
+  if (!running_.empty() && heartbeat_due_ <= now) {
+    if (heartbeat_due_ != Clock::time_point::min()) setup_.observer->heartbeat();
+    heartbeat_due_ = now + std::chrono::seconds(1);
+  }
   for (auto& a : running_) {
     if (a->deadline <= now) {
       a->deadline = kNever;
@@ -506,6 +512,7 @@ int Executor::poll_timeout_ms() const {
   Clock::time_point next = json_due_;
   // Nothing is sampled while nothing runs.
   if (metrics_ && !running_.empty()) next = std::min(next, metrics_->next_due());
+  if (!running_.empty()) next = std::min(next, heartbeat_due_);
   for (const auto& a : running_) next = std::min({next, a->deadline, a->kill_at, a->drain_until});
   if (next == kNever) return -1;
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now()).count();

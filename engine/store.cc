@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -254,7 +255,15 @@ Result<RunStore> RunStore::open(const std::string& state_dir) {
   sqlite3_busy_timeout(db, 10000);
   // WAL lets readers (wfrun runs, the dashboard) work while a run writes; NORMAL is durable
   // enough for a run record (a power cut may lose the last transactions, never corrupt).
-  if (auto s = impl->exec("PRAGMA journal_mode=WAL", "opening the run store"); !s) return s.error();
+  // Switching a brand-new database to WAL takes an exclusive lock and, when another process
+  // is doing the same, SQLite may answer SQLITE_BUSY at once without asking the busy handler:
+  // retry for as long as the busy timeout would have waited.
+  for (int attempt = 0;; ++attempt) {
+    rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+    if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || attempt >= 1000) break;
+    ::usleep(10000);
+  }
+  if (rc != SQLITE_OK) return impl->db_error("opening the run store");
   if (auto s = impl->exec("PRAGMA synchronous=NORMAL", "opening the run store"); !s)
     return s.error();
   {
