@@ -33,16 +33,6 @@ int cmd_gpus(bool json) {
   return 0;
 }
 
-Result<std::int64_t> parse_run_id(const std::string& text) {
-  try {
-    size_t used = 0;
-    long long v = std::stoll(text, &used);
-    if (used == text.size() && v > 0) return static_cast<std::int64_t>(v);
-  } catch (...) {
-  }
-  return Error("'" + text + "' is not a run id (see `wfrun runs`)");
-}
-
 int cmd_metrics(const std::string& state_flag, const std::string& run, const std::string& job,
                 bool json, bool csv) {
   auto id = parse_run_id(run);

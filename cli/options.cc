@@ -172,6 +172,16 @@ std::map<std::string, std::string> secrets_from_environment() {
   return out;
 }
 
+Result<std::int64_t> parse_run_id(const std::string& text) {
+  try {
+    size_t used = 0;
+    long long v = std::stoll(text, &used);
+    if (used == text.size() && v > 0) return static_cast<std::int64_t>(v);
+  } catch (...) {
+  }
+  return Error("'" + text + "' is not a run id (see `wfrun runs`)");
+}
+
 std::string resolve_state_dir(const std::string& flag) {
   if (!flag.empty()) return flag;
   if (const char* h = std::getenv("WFRUN_HOME"); h && *h) return h;

@@ -1,6 +1,7 @@
 #pragma once
 // Reading what the command line points at: secrets, inputs, the state dir.
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -22,6 +23,9 @@ Result<std::map<std::string, std::string>> load_inputs_file(const std::string& p
 
 /// WFRUN_SECRET_NAME variables of our environment, as NAME -> VALUE.
 std::map<std::string, std::string> secrets_from_environment();
+
+/// A run id as the user typed it (`wfrun show 12`), or an error that says where ids come from.
+Result<std::int64_t> parse_run_id(const std::string& text);
 
 /// --state-dir, else $WFRUN_HOME, else ~/.wfrun.
 std::string resolve_state_dir(const std::string& flag);

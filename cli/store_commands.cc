@@ -37,16 +37,6 @@ Result<engine::RunStore> open_store(const std::string& flag) {
   return engine::RunStore::open(resolve_state_dir(flag));
 }
 
-Result<std::int64_t> parse_run_id(const std::string& text) {
-  try {
-    size_t used = 0;
-    long long v = std::stoll(text, &used);
-    if (used == text.size() && v > 0) return static_cast<std::int64_t>(v);
-  } catch (...) {
-  }
-  return Error("'" + text + "' is not a run id (see `wfrun runs`)");
-}
-
 Result<engine::RunRecord> find_run(engine::RunStore& store, const std::string& text) {
   auto id = parse_run_id(text);
   if (!id) return id.error();
