@@ -369,24 +369,7 @@ void WorkflowParser::read_job_inputs(Job& job, const Entry& e) {
       untyped_job_inputs_.insert(job.name + "." + in.name);
     }
     if (with && with->value.IsDefined() && !with->value.IsNull() && expect_map(*with, "'with'")) {
-      for (const Entry& w : entries(with->value, with->path)) {
-        if (w.key == "value") {
-          if (type && *type != IoType::kString) {
-            error(key_loc(w), std::string("a ") + io_type_name(*type) +
-                                  " input takes 'with: ref:', not 'value:'");
-          } else if (auto s = get_string(w)) {
-            in.value = *s;
-          }
-        } else if (w.key == "ref") {
-          if (type && *type == IoType::kString) {
-            error(key_loc(w), "a string input takes 'with: value:', not 'ref:'");
-          } else if (auto s = get_string(w)) {
-            in.ref = *s;
-          }
-        } else {
-          unknown_key(w, {"value", "ref"}, "the 'with' of " + what);
-        }
-      }
+      read_input_with(*with, type, in.value, in.ref, what);
     }
     if (type == IoType::kString && !in.value) {
       error(key_loc(ie), what + " is a string and needs 'with: value:'");
@@ -451,6 +434,31 @@ void WorkflowParser::read_job_outputs(Job& job, const Entry& e) {
       }
     }
     job.outputs.push_back(out);
+  }
+}
+
+// The `with:` of an input declaration (workflow-level or inline in a job): `value:` for a
+// string, `ref:` for a volume or dataset.
+void WorkflowParser::read_input_with(const Entry& with, std::optional<IoType> type,
+                                     std::optional<std::string>& value,
+                                     std::optional<std::string>& ref, const std::string& what) {
+  for (const Entry& w : entries(with.value, with.path)) {
+    if (w.key == "value") {
+      if (type && *type != IoType::kString) {
+        error(key_loc(w), std::string("a ") + io_type_name(*type) +
+                              " input takes 'with: ref:', not 'value:'");
+      } else if (auto s = get_string(w)) {
+        value = *s;
+      }
+    } else if (w.key == "ref") {
+      if (type && *type == IoType::kString) {
+        error(key_loc(w), "a string input takes 'with: value:', not 'ref:'");
+      } else if (auto s = get_string(w)) {
+        ref = *s;
+      }
+    } else {
+      unknown_key(w, {"value", "ref"}, "the 'with' of " + what);
+    }
   }
 }
 

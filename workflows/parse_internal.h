@@ -52,6 +52,9 @@ class WorkflowParser {
   /// key's location in wf_.locations under PATH.KEY.
   std::vector<Entry> entries(const YAML::Node& map, const std::string& path);
   /// Reports `e` as an unknown key of `context` ("job 'train'", "defaults").
+  void read_input_with(const Entry& with, std::optional<IoType> type,
+                       std::optional<std::string>& value, std::optional<std::string>& ref,
+                       const std::string& what);
   void unknown_key(const Entry& e, const std::vector<std::string>& allowed,
                    const std::string& context);
   bool expect_map(const Entry& e, const std::string& what);

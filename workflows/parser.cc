@@ -240,24 +240,7 @@ void WorkflowParser::read_workflow_inputs(const Entry& e) {
       }
       if (f.value.IsNull()) continue;
       if (!expect_map(f, "'with'")) continue;
-      for (const Entry& w : entries(f.value, f.path)) {
-        if (w.key == "value") {
-          if (type && *type != IoType::kString) {
-            error(key_loc(w), std::string("a ") + io_type_name(*type) +
-                                  " input takes 'with: ref:', not 'value:'");
-          } else if (auto s = get_string(w)) {
-            in.value = *s;
-          }
-        } else if (w.key == "ref") {
-          if (type && *type == IoType::kString) {
-            error(key_loc(w), "a string input takes 'with: value:', not 'ref:'");
-          } else if (auto s = get_string(w)) {
-            in.ref = *s;
-          }
-        } else {
-          unknown_key(w, {"value", "ref"}, "the 'with' of " + what);
-        }
-      }
+      read_input_with(f, type, in.value, in.ref, what);
     }
     wf_.inputs.push_back(in);
   }
