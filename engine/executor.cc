@@ -174,7 +174,7 @@ class Executor {
   bool any_dirty_ = false;
   Clock::time_point json_written_{};     // last run.json write
   Clock::time_point json_due_ = kNever;  // a change waits for the next write
-  Clock::time_point heartbeat_due_ = Clock::time_point::min();  // the observer's status line
+  Clock::time_point heartbeat_due_ = kNever;  // the observer's status line
   bool cancelled_ = false;
 };
 
@@ -472,8 +472,10 @@ void Executor::on_timers() {
   auto now = Clock::now();
   if (metrics_ && !running_.empty() && metrics_->next_due() <= now) sample_metrics();
   // About once a second while jobs run, so a status line can show how long they have run.
-  if (!running_.empty() && heartbeat_due_ <= now) {
-    if (heartbeat_due_ != Clock::time_point::min()) setup_.observer->heartbeat();
+  if (running_.empty()) {
+    heartbeat_due_ = kNever;
+  } else if (heartbeat_due_ == kNever || heartbeat_due_ <= now) {
+    if (heartbeat_due_ != kNever) setup_.observer->heartbeat();
     heartbeat_due_ = now + std::chrono::seconds(1);
   }
   for (auto& a : running_) {
@@ -512,7 +514,10 @@ int Executor::poll_timeout_ms() const {
   Clock::time_point next = json_due_;
   // Nothing is sampled while nothing runs.
   if (metrics_ && !running_.empty()) next = std::min(next, metrics_->next_due());
-  if (!running_.empty()) next = std::min(next, heartbeat_due_);
+  if (!running_.empty()) {
+    next = std::min(next, heartbeat_due_ == kNever ? Clock::now() + std::chrono::seconds(1)
+                                                   : heartbeat_due_);
+  }
   for (const auto& a : running_) next = std::min({next, a->deadline, a->kill_at, a->drain_until});
   if (next == kNever) return -1;
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now()).count();
