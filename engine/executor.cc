@@ -69,10 +69,12 @@ std::string timeout_text(double s) {
   return std::to_string(n) + "s";
 }
 
-// The part of wfrun's environment every job gets.
+// The part of wfrun's environment every job gets. The sanitizers' options pass too, so the
+// wfrun children of a sanitizer build (notebook@v1, git actions) run under the same settings.
 bool pass_through(const std::string& name) {
   return name == "PATH" || name == "HOME" || name == "USER" || name == "LANG" ||
-         name.compare(0, 3, "LC_") == 0 || name == "TERM" || name == "TZ" || name == "TMPDIR";
+         name.compare(0, 3, "LC_") == 0 || name == "TERM" || name == "TZ" || name == "TMPDIR" ||
+         name == "ASAN_OPTIONS" || name == "LSAN_OPTIONS" || name == "UBSAN_OPTIONS";
 }
 
 bool terminal(JobState s) { return s != JobState::kPending && s != JobState::kRunning; }
