@@ -145,6 +145,9 @@ std::vector<std::string> run_fixture(const testing::Fixture& fx) {
   o.allow_errors = manifest["execution"].value("allow_errors", false);
   o.cell_timeout = std::chrono::seconds(120);
   o.extra_env["PYTHONHASHSEED"] = "0";
+  // `!cmd` runs under $SHELL, as in IPython; the oracles were made with bash as the user's
+  // shell (their error lines read "/bin/bash: line 1: ..."). CI may have no SHELL at all.
+  o.extra_env["SHELL"] = "/bin/bash";
   auto r = run_notebook(o);
   struct Cleanup {
     fs::path a, b;
