@@ -15,6 +15,7 @@
 #include "workflows/duration.h"
 #include "workflows/expr.h"
 #include "workflows/parse_internal.h"
+#include "workflows/trigger.h"
 
 namespace wfrun::workflows {
 namespace internal {
@@ -255,10 +256,19 @@ void WorkflowParser::read_filter(const Entry& e, RefFilter& out) {
     return;
   }
   for (const Entry& f : entries(e.value, e.path)) {
-    if (f.key == "only") {
-      if (auto v = get_string_list(f)) out.only = *v;
-    } else if (f.key == "ignore") {
-      if (auto v = get_string_list(f)) out.ignore = *v;
+    if (f.key == "only" || f.key == "ignore") {
+      auto v = get_string_list(f);
+      if (!v) continue;
+      // Each name is a POSIX extended regex (as in GradientCI): reject one that cannot match.
+      for (size_t i = 0; i < v->size(); ++i) {
+        if (auto why = ref_pattern_error((*v)[i])) {
+          Location l = f.value.IsSequence() ? wf_.where(f.path + "[" + std::to_string(i) + "]")
+                                            : value_loc(f);
+          error(l, "'" + (*v)[i] + "' in '" + f.path + "' is not a valid regular expression (" +
+                       *why + "); names are POSIX regexes that match the whole name, e.g. 'release/.*'");
+        }
+      }
+      (f.key == "only" ? out.only : out.ignore) = *v;
     } else {
       unknown_key(f, {"only", "ignore"}, e.path);
     }
