@@ -338,6 +338,7 @@ void Executor::start_attempt(size_t i) {
 
   auto env = resolver_.env(job);
   if (!env) return fail_before_start(i, env.error(), sink);
+  for (const auto& [k, v] : opts_.env) env->emplace(k, v);  // the job's own value wins
   auto with = resolver_.with(job, *env);
   if (!with) return fail_before_start(i, with.error(), sink);
   auto inputs = resolve_inputs(wf_, job, opts_, setup_.store,

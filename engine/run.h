@@ -82,6 +82,9 @@ struct RunOptions {
   std::map<std::string, std::string> secrets;
   /// The triggering event (a GitHub webhook payload) for context.event.github.* and github.*.
   std::optional<nlohmann::json> event;
+  /// Variables every job gets under its own `env` (a job's own value wins), e.g. the
+  /// triggering commit of a webhook run (WFRUN_GIT_SHA, ...). Not secret: they are not masked.
+  std::map<std::string, std::string> env;
   /// The git checkout the workflow lives in, for context.event.github.* without an event.
   std::string workflow_dir;
   /// "" = podman, else docker, from PATH; otherwise a command line such as "podman --runtime runc".

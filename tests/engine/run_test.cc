@@ -408,6 +408,27 @@ jobs:
   EXPECT_EQ(read_text(job(run, "b").log_path), "[]\n");  // only jobs that ask get a secret
 }
 
+TEST(Run, OptionsEnvReachesEveryJobUnderItsOwnEnv) {
+  TempDir dir;
+  RunOptions opts = options(dir);
+  opts.env = {{"WFRUN_GIT_SHA", "abc123"}, {"SHARED", "from-options"}};
+  RunResult run = run_yaml(R"YAML(
+jobs:
+  a:
+    uses: script@v1
+    with: {script: 'echo "[$WFRUN_GIT_SHA][$SHARED]"'}
+  b:
+    uses: script@v1
+    env: {SHARED: mine}
+    with: {script: 'echo "[$WFRUN_GIT_SHA][$SHARED][${{ env.WFRUN_GIT_SHA }}]"'}
+)YAML",
+                           opts);
+  EXPECT_EQ(run.state, RunState::kSucceeded) << job(run, "b").message;
+  EXPECT_EQ(read_text(job(run, "a").log_path), "[abc123][from-options]\n");
+  // The job's own value wins; `with` sees the variable too.
+  EXPECT_EQ(read_text(job(run, "b").log_path), "[abc123][mine][abc123]\n");
+}
+
 TEST(Run, Interpolation) {
   TempDir dir;
   RunOptions opts = options(dir);
