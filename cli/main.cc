@@ -22,6 +22,7 @@
 #include "cli/notebook_commands.h"
 #include "cli/options.h"
 #include "cli/seed_command.h"
+#include "cli/serve_command.h"
 #include "cli/store_commands.h"
 #include "cli/terminal.h"
 #include "engine/actions.h"
@@ -253,6 +254,7 @@ int real_main(int argc, char** argv) {
   add_gpu_commands(app, state_dir, exit_code);
   add_git_commands(app, exit_code);
   add_seed_command(app, exit_code);
+  add_serve_command(app, state_dir, exit_code);
 
   std::vector<std::string> names;
   for (auto* sc : app.get_subcommands([](CLI::App*) { return true; })) names.push_back(sc->get_name());

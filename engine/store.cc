@@ -13,6 +13,7 @@
 
 #include "base/fd.h"
 #include "engine/fs.h"
+#include "engine/sqlite.h"
 
 namespace wfrun::engine {
 
@@ -246,26 +247,11 @@ Result<RunStore> RunStore::open(const std::string& state_dir) {
   if (auto s = make_dirs(state_dir + "/runs"); !s) return s.error();
   auto impl = std::make_unique<StoreImpl>();
   impl->state_dir = state_dir;
-  std::string path = state_dir + "/wfrun.db";
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  impl->db.reset(db);
-  if (rc != SQLITE_OK) return impl->db_error("opening the run store");
-  sqlite3_busy_timeout(db, 10000);
   // WAL lets readers (wfrun runs, the dashboard) work while a run writes; NORMAL is durable
   // enough for a run record (a power cut may lose the last transactions, never corrupt).
-  // Switching a brand-new database to WAL takes an exclusive lock and, when another process
-  // is doing the same, SQLite may answer SQLITE_BUSY at once without asking the busy handler:
-  // retry for as long as the busy timeout would have waited.
-  for (int attempt = 0;; ++attempt) {
-    rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
-    if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || attempt >= 1000) break;
-    ::usleep(10000);
-  }
-  if (rc != SQLITE_OK) return impl->db_error("opening the run store");
-  if (auto s = impl->exec("PRAGMA synchronous=NORMAL", "opening the run store"); !s)
-    return s.error();
+  auto db = open_sqlite(state_dir + "/wfrun.db", "NORMAL");
+  if (!db) return db.error().context("opening the run store");
+  impl->db.reset(*db);
   {
     Transaction t(*impl);
     if (!t.begun()) return t.begun().error();

@@ -1,0 +1,92 @@
+#pragma once
+// `wfrun serve`'s configuration (server.yaml): where it listens, its secrets, the
+// repositories it accepts and how it runs them. See docs/serve.md for the reference.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+
+namespace wfrun::serve {
+
+/// A GitHub App that authenticates for one repository.
+struct AppConfig {
+  std::string app_id;
+  std::string private_key_pem;  // read from key-file
+  std::int64_t installation_id = 0;  // 0: looked up from the repository
+};
+
+/// One repository the server accepts deliveries for.
+struct RepoConfig {
+  std::string full_name;  // OWNER/NAME, as configured
+  std::string token;      // from token-file / token-env; may be empty (public repo, no statuses)
+  std::optional<AppConfig> app;
+  std::string clone_url;  // "" = the payload's clone_url (or https://github.com/OWNER/NAME.git)
+  std::optional<bool> allow_forks;  // unset: the server-wide setting
+};
+
+/// The whole server.yaml, with secrets read and paths resolved.
+struct ServerConfig {
+  std::string file;  // where it was read from ("" when built in code)
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string tls_cert, tls_key;  // both or neither
+  std::string webhook_secret;     // required
+  std::vector<std::string> api_tokens;
+  std::string state_dir;  // "" = the CLI's default ($WFRUN_HOME or ~/.wfrun)
+  std::string public_url;  // "" = http(s)://HOST:PORT
+  std::string github_api = "https://api.github.com";
+  std::string ca_file;  // extra CA bundle for GitHub and git (tests, GitHub Enterprise)
+  std::string status_context = "wfrun";
+  bool allow_forks = false;
+  int max_concurrent = 2;
+  bool requeue_interrupted = true;
+  double shutdown_grace = 300;  // seconds the running runs get on SIGTERM
+  double cancel_grace = 30;     // seconds a cancelled child gets before SIGKILL
+  double read_timeout = 10;     // seconds per read from a client (slowloris)
+  int threads = 8;              // HTTP worker threads
+  /// The command that runs one queued run (default: this wfrun's `serve-run`). The server adds
+  /// `--state-dir STATE --dir RUN_FOLDER`. Meant for wrappers (nice, systemd-run) and tests.
+  std::vector<std::string> runner;
+  std::vector<RepoConfig> repositories;
+  /// Environment variables the secrets came from: never passed on to runs.
+  std::vector<std::string> secret_env_names;
+
+  /// The repository named `full_name` (GitHub's names are case-insensitive), or null.
+  const RepoConfig* repo(const std::string& full_name) const;
+  /// http(s)://HOST:PORT or public_url, without a trailing slash.
+  std::string base_url() const;
+};
+
+using ConfigPtr = std::shared_ptr<const ServerConfig>;
+
+/// The current configuration, swapped whole on SIGHUP; readers keep the one they got.
+class ConfigHolder {
+ public:
+  explicit ConfigHolder(ConfigPtr c) : c_(std::move(c)) {}
+  ConfigPtr get() const {
+    std::lock_guard lock(mu_);
+    return c_;
+  }
+  void set(ConfigPtr c) {
+    std::lock_guard lock(mu_);
+    c_ = std::move(c);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  ConfigPtr c_;
+};
+
+/// Parses server.yaml text. Errors read `server.yaml:LINE:COL: message`. Secrets named by
+/// `*-file:` are read from files (relative to the config's folder) and `*-env:` from `env`.
+Result<ServerConfig> parse_config(const std::string& text, const std::string& file,
+                                  char** env = nullptr);
+/// Reads and parses the file.
+Result<ServerConfig> load_config(const std::string& file, char** env = nullptr);
+
+}  // namespace wfrun::serve

@@ -1,0 +1,139 @@
+#pragma once
+// The durable run queue of `wfrun serve`: STATE/serve/queue.db (SQLite, WAL, synchronous=FULL),
+// holding deliveries (by X-GitHub-Delivery), runs and the outbox of commit statuses to post.
+// Thread-safe: one connection behind a mutex (HTTP workers, dispatcher and reporter share it).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+
+struct sqlite3;
+
+namespace wfrun::serve {
+
+/// A run's status: queued, running, success, failure, error, skipped, cancelled, interrupted.
+/// (`interrupted` is final only when the run was not queued again.)
+bool is_final_status(const std::string& status);
+
+/// What one run is about (a webhook delivery or a manual trigger).
+struct RunRequest {
+  std::string delivery;  // X-GitHub-Delivery; "" for manual runs
+  std::string event;     // push, pull_request, manual
+  std::string repo;      // OWNER/NAME
+  std::string clone_url;
+  std::string sha;  // may be "" (manual: the child resolves `ref`)
+  std::string ref;
+  std::string base_ref;  // pull_request only
+  std::string workflow;  // manual only
+  std::map<std::string, std::string> inputs;
+  std::string payload = "{}";  // the webhook body as JSON text
+};
+
+/// A run as recorded.
+struct RunRow {
+  std::int64_t id = 0;
+  RunRequest request;
+  std::string status;
+  std::string message;
+  int attempts = 0;       // child processes started for it
+  int interruptions = 0;  // times a server died while it ran
+  std::int64_t pid = 0;   // the child's pid while running
+  bool cancel_requested = false;
+  double queued = 0, started = 0, finished = 0;
+};
+
+/// A commit status waiting to be posted.
+struct Report {
+  std::int64_t id = 0;
+  std::int64_t run_id = 0;
+  std::string repo, sha, state, description, target_url, context;
+  int attempts = 0;
+  std::string last_error;
+
+  /// A status for `run_id` to post (`target_url` ending in '/' gets the run id appended).
+  static Report status(std::int64_t run_id, std::string repo, std::string sha, std::string state,
+                       std::string description, std::string target_url, std::string context) {
+    Report r;
+    r.run_id = run_id;
+    r.repo = std::move(repo);
+    r.sha = std::move(sha);
+    r.state = std::move(state);
+    r.description = std::move(description);
+    r.target_url = std::move(target_url);
+    r.context = std::move(context);
+    return r;
+  }
+};
+
+/// Filters for list().
+struct RunFilter {
+  std::string status;
+  std::string repo;
+  std::int64_t before = 0;  // ids below this (paging); 0 = from the newest
+  int limit = 50;
+};
+
+class Queue {
+ public:
+  /// Opens or creates `STATE/serve/queue.db`.
+  static Result<std::unique_ptr<Queue>> open(const std::string& state_dir);
+  ~Queue();
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+
+  /// Records a delivery and its runs (and their pending statuses) in one transaction. When
+  /// `delivery` is already known nothing is recorded: `*duplicate` is set and the ids are the
+  /// original runs'. `reports[i]` (if its state is set) is queued for `runs[i]`.
+  Result<std::vector<std::int64_t>> enqueue(const std::string& delivery, const std::string& event,
+                                            const std::vector<RunRequest>& runs,
+                                            const std::vector<Report>& reports, bool* duplicate);
+
+  /// Marks up to `n` queued runs (oldest first) running and returns them.
+  Result<std::vector<RunRow>> start_queued(int n);
+  Status set_pid(std::int64_t id, std::int64_t pid);
+  /// Records the end of a run and queues its final status (when `report` has a state); any
+  /// status of that run not yet posted is dropped (it would be stale).
+  Status finish(std::int64_t id, const std::string& status, const std::string& message,
+                const std::optional<Report>& report);
+
+  /// At start: runs left `running` by a server that died. Each is marked interrupted and, when
+  /// `requeue` and it was not interrupted before, queued again. Returns them (with the old pid,
+  /// so the caller can end a child that outlived the server); `status` tells which way.
+  Result<std::vector<RunRow>> recover_interrupted(bool requeue);
+
+  /// Sets cancel_requested (running) or cancels at once (queued). Returns the new status, or
+  /// an Error for an unknown or finished run.
+  Result<std::string> request_cancel(std::int64_t id);
+  /// Running runs whose cancel was requested.
+  Result<std::vector<std::int64_t>> cancel_requests();
+
+  Result<std::optional<RunRow>> get(std::int64_t id);
+  Result<std::vector<RunRow>> list(const RunFilter& filter);
+  /// status -> count, and the number queued.
+  Result<std::map<std::string, std::int64_t>> count_by_status();
+
+  /// Reports due at `now` (oldest first), at most `n`.
+  Result<std::vector<Report>> due_reports(double now, int n);
+  Status report_sent(std::int64_t id);
+  /// A failed try: retried at `next_try`, or given up (`give_up`) with the error recorded.
+  Status report_failed(std::int64_t id, const std::string& error, double next_try, bool give_up);
+  /// The earliest next_try of a pending report (0 when none).
+  Result<double> next_report_time();
+
+  struct Impl;  // the connection (queue.cc)
+
+ private:
+  Queue() = default;
+  std::unique_ptr<Impl> impl_;
+  std::mutex mu_;
+};
+
+double now_seconds();
+
+}  // namespace wfrun::serve
