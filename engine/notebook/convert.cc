@@ -1,5 +1,6 @@
 // IPython syntax -> plain Python, and whole notebooks -> percent-format scripts (nb2py).
 
+#include <cctype>
 #include <optional>
 #include <regex>
 #include <set>
@@ -200,6 +201,68 @@ bool is_help_line(std::string_view s) {
   return std::regex_match(std::string(s), help);
 }
 
+// Whether a top-level statement (its lines, already translated) is an expression whose value
+// IPython would keep in `_` and `Out`: not a keyword statement, an assignment or an annotation,
+// and not silenced by a trailing `;`. Calls to print() and display() are left alone (None).
+bool is_kept_expression(const std::vector<std::string>& stmt) {
+  static const std::set<std::string> kStatements = {
+      "assert", "async", "break", "class", "continue", "def", "del", "elif", "else",
+      "except", "finally", "for", "from", "global", "if", "import", "nonlocal", "pass",
+      "raise", "return", "try", "while", "with", "yield"};
+  std::string_view first = trim(stmt.front());
+  size_t w = 0;
+  while (w < first.size() && (std::isalnum(static_cast<unsigned char>(first[w])) || first[w] == '_'))
+    ++w;
+  std::string word(first.substr(0, w));
+  if (kStatements.count(word) || first.front() == '@' || starts_with(first, "_wf.") ||
+      starts_with(first, "print(") || starts_with(first, "display("))
+    return false;
+  int depth = 0;
+  std::string quote;
+  char last_code = 0;
+  for (const std::string& line : stmt) {
+    for (size_t i = 0; i < line.size(); ++i) {
+      char c = line[i];
+      if (!quote.empty()) {
+        if (c == '\\') {
+          ++i;
+        } else if (line.compare(i, quote.size(), quote) == 0) {
+          i += quote.size() - 1;
+          quote.clear();
+        }
+        continue;
+      }
+      if (c == '#') break;
+      if (c == ' ' || c == '\t' || c == '\r') continue;
+      if (c == '"' || c == '\'') {
+        std::string triple(3, c);
+        quote = line.compare(i, 3, triple) == 0 ? triple : std::string(1, c);
+        i += quote.size() - 1;
+        last_code = c;
+        continue;
+      }
+      if (c == '(' || c == '[' || c == '{') ++depth;
+      if ((c == ')' || c == ']' || c == '}') && depth > 0) --depth;
+      if (depth == 0) {
+        if (c == '=' && i + 1 < line.size() && line[i + 1] == '=') {
+          ++i;
+        } else if (c == '=' && (i == 0 || std::string_view("=!<>").find(line[i - 1]) ==
+                                              std::string_view::npos)) {
+          return false;  // an assignment, plain or augmented
+        } else if (c == ':' && word != "lambda") {
+          return false;  // an annotation, or a compound statement
+        } else if (c == ';' ) {
+          last_code = c;
+          continue;
+        }
+      }
+      if (last_code == ';') return false;  // two statements on one line
+      last_code = c;
+    }
+  }
+  return last_code != ';' && last_code != 0;
+}
+
 }  // namespace
 
 Result<std::string> translate_cell(std::string_view source, const ConvertOptions& options,
@@ -248,7 +311,8 @@ Result<std::string> translate_cell(std::string_view source, const ConvertOptions
   static const std::regex assign_sys(R"(^(\s*[\w\.]+(\s*,\s*[\w\.]+)*)\s*=\s*!\s*(.*)$)");
   static const std::regex assign_magic(R"(^(\s*[\w\.]+(\s*,\s*[\w\.]+)*)\s*=\s*%(\w+)\s*(.*)$)");
   static const std::regex magic(R"(^(\s*)%(\w+)(\s+(.*))?$)");
-  std::string out;
+  std::vector<std::string> out_lines;
+  size_t last_top = std::string::npos;  // where the cell's last top-level statement starts
   LogicalLines logical;
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string& raw = lines[i];
@@ -288,11 +352,19 @@ Result<std::string> translate_cell(std::string_view source, const ConvertOptions
         line = indent + "pass  # " + rest;
       }
     }
+    if (logical.at_start() && !is_blank(raw) && raw[0] != ' ' && raw[0] != '\t' && raw[0] != '#')
+      last_top = i;
     logical.feed(raw);
-    out += line;
-    if (i + 1 < lines.size()) out += "\n";
+    out_lines.push_back(line);
   }
-  return out;
+  if (options.keep_results && last_top != std::string::npos &&
+      is_kept_expression({out_lines.begin() + static_cast<long>(last_top), out_lines.end()})) {
+    // The closing parenthesis goes on a line of its own: the last line may end in a comment.
+    while (!out_lines.empty() && is_blank(out_lines.back())) out_lines.pop_back();
+    out_lines[last_top] = "_wf.result(" + std::to_string(cell_no) + ", " + out_lines[last_top];
+    out_lines.push_back(")");
+  }
+  return join(out_lines, "\n");
 }
 
 Result<std::string> nb_to_py(const Notebook& nb, const ConvertOptions& options) {
@@ -301,6 +373,12 @@ Result<std::string> nb_to_py(const Notebook& nb, const ConvertOptions& options) 
   std::string future;
   int code_no = 0;
   bool first = true;
+  // `_`, `__`, `___`, `Out`, `_oh` and `_N` read a cell's value: keep the values then.
+  ConvertOptions opts = options;
+  static const std::regex reads_results(R"((^|[^\w.'"])(_{1,3}|Out|_oh|_\d+)([^\w]|$))");
+  for (const auto& cell : nb.cells())
+    if (cell.value("cell_type", "") == "code" && std::regex_search(cell_source(cell), reads_results))
+      opts.keep_results = true;
   for (const auto& cell : nb.cells()) {
     std::string type = cell.value("cell_type", "");
     std::string src = cell_source(cell);
@@ -315,7 +393,7 @@ Result<std::string> nb_to_py(const Notebook& nb, const ConvertOptions& options) 
     }
     if (type == "code") {
       if (!trim(src).empty()) ++code_no;
-      auto code = translate_cell(src, options, nb.path, code_no);
+      auto code = translate_cell(src, opts, nb.path, code_no);
       if (!code) return code.error();
       // get_ipython() is what support.py defines for notebooks that call it themselves.
       if (code->find("_wf.") != std::string::npos ||

@@ -50,6 +50,9 @@ enum class UnsupportedMagic {
 struct ConvertOptions {
   UnsupportedMagic unsupported = UnsupportedMagic::kFail;
   bool include_support = true;  // put support.py at the top when a cell needs it
+  /// Wrap a cell's final expression in `_wf.result(N, ...)` so that `_`, `__`, `Out[N]` and `_N`
+  /// hold what they hold in IPython. nb_to_py turns this on for notebooks that read them.
+  bool keep_results = false;
 };
 
 /// Translates one code cell's IPython syntax into plain Python, line for line (the result has

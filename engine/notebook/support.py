@@ -94,6 +94,7 @@ class _WfShell:
         self.magics = {"line": {}, "cell": {}}
         self.figure_formats = {"png"}
         self.xmode = "Context"
+        self._last = None  # the value result() last put in `_`
 
     # --- namespaces -------------------------------------------------------------------------
     def _ns(self, depth):
@@ -231,6 +232,20 @@ class _WfShell:
         if fn is None:
             raise _WfUsageError("Cell magic `%%%%%s` not found." % name)
         return fn(line, cell, glob, local)
+
+    def result(self, n, value):
+        """A cell's final value, kept as IPython keeps it: Out[n], _n, and _, __, ___ (unless
+        the notebook assigned `_` itself). None is not kept. Returns the value."""
+        if value is None:
+            return None
+        glob = self.user_ns if self.user_ns is not None else _sys._getframe(1).f_globals
+        out = glob.setdefault("Out", {})
+        glob["_oh"] = out
+        out[n] = glob["_%d" % n] = value
+        if "_" not in glob or glob["_"] is self._last:
+            glob["___"], glob["__"], glob["_"] = glob.get("__", ""), glob.get("_", ""), value
+        self._last = value
+        return value
 
     def run_line_magic(self, name, line, _stack_depth=1):
         return self.line_magic(name, line, _depth=1)

@@ -68,6 +68,32 @@ TEST(ConvertTest, UnsupportedMagic) {
             "_wf.line_magic(\"hello\", \"world\")");
 }
 
+std::string keep(std::string_view src) {
+  ConvertOptions o;
+  o.keep_results = true;
+  auto r = translate_cell(src, o, "nb.ipynb", 3);
+  return r ? *r : "ERROR: " + r.error().str();
+}
+
+TEST(ConvertTest, KeepResultsWrapsTheFinalExpression) {
+  EXPECT_EQ(keep("1+1"), "_wf.result(3, 1+1\n)");
+  EXPECT_EQ(keep("import os\nf(1,\n  2)  # note\n\n"),
+            "import os\n_wf.result(3, f(1,\n  2)  # note\n)");
+  EXPECT_EQ(keep("a == b"), "_wf.result(3, a == b\n)");
+  EXPECT_EQ(keep("s = 'x'\ns[0] != '='"), "s = 'x'\n_wf.result(3, s[0] != '='\n)");
+  EXPECT_EQ(keep("lambda x: x"), "_wf.result(3, lambda x: x\n)");
+  EXPECT_EQ(keep("df.loc[df.a > 1, 'b']"), "_wf.result(3, df.loc[df.a > 1, 'b']\n)");
+  EXPECT_EQ(keep("'''text\n= not code'''"), "_wf.result(3, '''text\n= not code'''\n)");
+}
+
+TEST(ConvertTest, KeepResultsLeavesStatementsAlone) {
+  for (const char* src : {"x = 1", "x += 1", "d[k] = 1", "x: int = 3", "x;", "a; b",
+                          "for i in x:\n    i", "def f():\n    return 1", "print(1)",
+                          "display(x)", "!ls", "import os", "if x:\n    y\nelse:\n    z",
+                          "# only a comment", "", "@dec\ndef f(): pass"})
+    EXPECT_EQ(keep(src), tr(src)) << src;
+}
+
 TEST(ConvertTest, Prompts) {
   EXPECT_EQ(tr(">>> a = 1\n>>> print(a)"), "a = 1\nprint(a)");
   EXPECT_EQ(tr("In [1]: for i in x:\n   ...:     f(i)"), "for i in x:\n    f(i)");

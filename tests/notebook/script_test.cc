@@ -93,6 +93,32 @@ TEST_P(Nb2pyScript, RunsWithoutIPython) {
                    << output;
 }
 
+// IPython keeps each cell's value in `_`, `__`, `Out[N]` and `_N`; notebooks read them.
+TEST(Nb2pyScriptValues, UnderscoreAndOutWork) {
+  auto nb = parse_notebook(R"nb({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+      {"cell_type": "code", "id": "a", "metadata": {}, "outputs": [], "execution_count": null,
+       "source": "1 + 1"},
+      {"cell_type": "code", "id": "b", "metadata": {}, "outputs": [], "execution_count": null,
+       "source": "print(_ * 3)\n'seven'"},
+      {"cell_type": "code", "id": "c", "metadata": {}, "outputs": [], "execution_count": null,
+       "source": "print(Out[1], _1, __, _, _2)\nNone"},
+      {"cell_type": "code", "id": "d", "metadata": {}, "outputs": [], "execution_count": null,
+       "source": "print(_, sorted(Out))"}]})nb", "values.ipynb");
+  ASSERT_TRUE(nb) << nb.error().str();
+  auto script = nb_to_py(*nb, ConvertOptions{});
+  ASSERT_TRUE(script) << script.error().str();
+  char tmpl[] = "/tmp/wfrun-nbvalues.XXXXXX";
+  fs::path work = mkdtemp(tmpl);
+  std::ofstream(work / "values.py") << *script;
+  std::string output;
+  int rc = run_shell("cd " + shell_quote(work.string()) + " && " + testing::kPython +
+                         " -I values.py 2>&1",
+                     output);
+  fs::remove_all(work);
+  EXPECT_EQ(rc, 0) << output;
+  EXPECT_EQ(output, "6\n2 2 2 seven seven\nseven [1, 2]\n");
+}
+
 INSTANTIATE_TEST_SUITE_P(, Nb2pyScript, ::testing::ValuesIn(testing::find_fixtures()),
                          testing::fixture_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Nb2pyScript);
