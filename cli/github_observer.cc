@@ -47,12 +47,13 @@ std::string run_state(engine::RunState s) {
 class GithubObserver : public engine::RunObserver {
  public:
   GithubObserver(http::GithubReportConfig config, http::ReportTarget target, std::string workflow,
-                 engine::RunObserver& inner)
+                 engine::RunObserver& inner, const GithubReportSettings& settings)
       : config_(std::move(config)),
         target_(std::move(target)),
         workflow_(std::move(workflow)),
+        run_url_(settings.run_url),
         inner_(inner),
-        client_(http::make_report_client(config_, client_options())) {}
+        client_(http::make_report_client(config_, client_options(settings))) {}
 
   void run_started(const engine::RunResult& run) override {
     inner_.run_started(run);
@@ -77,9 +78,12 @@ class GithubObserver : public engine::RunObserver {
   void heartbeat() override { inner_.heartbeat(); }
 
  private:
-  static http::ClientOptions client_options() {
+  static http::ClientOptions client_options(const GithubReportSettings& settings) {
     http::ClientOptions o;
-    if (const char* ca = std::getenv("WFRUN_CA_FILE"); ca && *ca) o.ca_file = ca;
+    if (!settings.ca_file.empty())
+      o.ca_file = settings.ca_file;
+    else if (const char* ca = std::getenv("WFRUN_CA_FILE"); ca && *ca)
+      o.ca_file = ca;
     return o;
   }
   http::RunReport report(const engine::RunResult& run) const {
@@ -87,6 +91,7 @@ class GithubObserver : public engine::RunObserver {
     r.workflow = workflow_;
     r.run_id = std::to_string(run.id);
     r.state = run_state(run.state);
+    r.url = run_url_;
     if (run.started > 0 && run.finished >= run.started) r.duration_s = run.finished - run.started;
     for (const auto& j : run.jobs) {
       http::JobReport jr;
@@ -105,6 +110,7 @@ class GithubObserver : public engine::RunObserver {
   http::GithubReportConfig config_;
   http::ReportTarget target_;
   std::string workflow_;
+  std::string run_url_;
   engine::RunObserver& inner_;
   http::GithubClient client_;
   http::ReportState state_;
@@ -118,7 +124,8 @@ void warn_off(const std::string& why) {
 
 std::unique_ptr<engine::RunObserver> make_github_observer(const workflows::Workflow& wf,
                                                           const engine::RunOptions& opts,
-                                                          engine::RunObserver& inner) {
+                                                          engine::RunObserver& inner,
+                                                          const GithubReportSettings& settings) {
   if (!wf.github) return nullptr;
   const workflows::GithubBlock& g = *wf.github;
   auto secret = [&](const std::string& ref) -> std::string {
@@ -128,7 +135,10 @@ std::unique_ptr<engine::RunObserver> make_github_observer(const workflows::Workf
     return it == opts.secrets.end() ? "" : it->second;
   };
   http::GithubReportConfig c;
-  if (const char* api = std::getenv("WFRUN_GITHUB_API_URL"); api && *api) c.api_url = api;
+  if (!settings.api_url.empty())
+    c.api_url = settings.api_url;
+  else if (const char* api = std::getenv("WFRUN_GITHUB_API_URL"); api && *api)
+    c.api_url = api;
   c.status = g.status;
   c.comment = g.comment;
   // What the run is about: the triggering event, else the checkout the workflow lives in.
@@ -168,7 +178,7 @@ std::unique_ptr<engine::RunObserver> make_github_observer(const workflows::Workf
     return nullptr;
   }
   std::string name = std::filesystem::path(wf.file).stem().string();
-  return std::make_unique<GithubObserver>(std::move(c), std::move(t), name, inner);
+  return std::make_unique<GithubObserver>(std::move(c), std::move(t), name, inner, settings);
 }
 
 }  // namespace wfrun::cli

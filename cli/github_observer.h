@@ -3,17 +3,25 @@
 // GitHub when it starts and when it ends, and passes everything on to the terminal printer.
 
 #include <memory>
+#include <string>
 
 #include "engine/run.h"
 #include "workflows/workflow.h"
 
 namespace wfrun::cli {
 
+/// Where the reports go, when the caller knows better than the environment.
+struct GithubReportSettings {
+  std::string api_url;  // "" = $WFRUN_GITHUB_API_URL, else https://api.github.com
+  std::string ca_file;  // "" = $WFRUN_CA_FILE
+  std::string run_url;  // the run's page (a status's target_url); "" = none
+};
+
 /// An observer for `wf`'s `github:` block wrapping `inner`, or null when the workflow has none.
-/// Reporting problems are printed as warnings on stderr; they never fail the run. Reads
-/// $WFRUN_GITHUB_API_URL (default https://api.github.com) and $WFRUN_CA_FILE.
+/// Reporting problems are printed as warnings on stderr; they never fail the run.
 std::unique_ptr<engine::RunObserver> make_github_observer(const workflows::Workflow& wf,
                                                           const engine::RunOptions& opts,
-                                                          engine::RunObserver& inner);
+                                                          engine::RunObserver& inner,
+                                                          const GithubReportSettings& settings = {});
 
 }  // namespace wfrun::cli

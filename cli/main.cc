@@ -21,8 +21,9 @@
 #include "cli/gpu_commands.h"
 #include "cli/notebook_commands.h"
 #include "cli/options.h"
+#include "cli/run_common.h"
 #include "cli/seed_command.h"
-#include "cli/serve_command.h"
+#include "cli/serve_run.h"
 #include "cli/store_commands.h"
 #include "cli/terminal.h"
 #include "engine/actions.h"
@@ -43,28 +44,6 @@ int fail(const Error& e, int code = kExitInvalid) {
   return code;
 }
 
-// The signal self-pipe: SIGINT/SIGTERM write one byte; the engine cancels the run when its
-// read end becomes readable.
-int g_signal_pipe[2] = {-1, -1};
-volatile sig_atomic_t g_interrupted = 0;
-
-void on_signal(int) {
-  g_interrupted = 1;
-  int saved = errno;
-  if (g_signal_pipe[1] >= 0) (void)!::write(g_signal_pipe[1], "x", 1);
-  errno = saved;
-}
-
-void install_signal_pipe() {
-  if (::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return;
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGTERM, &sa, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-}
-
 struct RunArgs {
   std::string file;
   std::vector<std::string> inputs, secrets;
@@ -80,23 +59,18 @@ int cmd_run(const RunArgs& a, const std::string& state_flag) {
   auto wf = load(a.file);
   if (!wf) return fail(wf.error());
 
-  engine::RunOptions opts;
-  opts.state_dir = resolve_state_dir(state_flag);
+  // Secrets: environment first, then the file, then --secret (the most specific wins).
+  engine::RunOptions opts = base_run_options(resolve_state_dir(state_flag));
   opts.max_parallel = a.jobs;
   opts.allow_missing_gpus = a.allow_missing_gpus;
   opts.all_gpus_visible = a.all_gpus_visible;
   opts.metrics_interval = a.metrics_interval;
-  opts.container_runtime = a.container_runtime;
-  if (opts.container_runtime.empty()) {
-    if (const char* rt = std::getenv("WFRUN_CONTAINER_RUNTIME"); rt && *rt) opts.container_runtime = rt;
-  }
+  if (!a.container_runtime.empty()) opts.container_runtime = a.container_runtime;
   if (a.paths == "namespace") opts.path_mode = engine::PathMode::kNamespace;
   else if (a.paths == "rewrite") opts.path_mode = engine::PathMode::kRewrite;
   std::error_code ec;
   opts.workflow_dir = std::filesystem::absolute(a.file, ec).parent_path().string();
 
-  // Secrets: environment first, then the file, then --secret (the most specific wins).
-  opts.secrets = secrets_from_environment();
   if (!a.secrets_file.empty()) {
     auto s = load_secrets_file(a.secrets_file);
     if (!s) return fail(s.error());
@@ -139,11 +113,10 @@ int cmd_run(const RunArgs& a, const std::string& state_flag) {
     }
   }
 
-  auto secrets_ok = workflows::check_secrets(
-      *wf, [&](const std::string& n) { return opts.secrets.count(n) > 0; });
-  if (!secrets_ok) return fail(secrets_ok.error());
-
   if (a.dry_run) {
+    auto secrets_ok = workflows::check_secrets(
+        *wf, [&](const std::string& n) { return opts.secrets.count(n) > 0; });
+    if (!secrets_ok) return fail(secrets_ok.error());
     auto plan = engine::plan_run(*wf, opts);
     if (!plan) return fail(plan.error());
     std::printf("plan for %s:\n", a.file.c_str());
@@ -151,17 +124,14 @@ int cmd_run(const RunArgs& a, const std::string& state_flag) {
     return kExitOk;
   }
 
-  install_signal_pipe();
-  opts.cancel_fd = g_signal_pipe[0];
+  opts.cancel_fd = install_signal_pipe();
   TerminalPrinter printer(stdout, a.quiet);
-  // The workflow's `github:` block reports the run to GitHub around the printer.
-  auto github = make_github_observer(*wf, opts, printer);
-  auto result = engine::run_workflow(*wf, opts, github ? *github : printer);
+  auto result = run_checked(*wf, opts, printer);
   if (!result) return fail(result.error());
   switch (result->state) {
     case engine::RunState::kSucceeded: return kExitOk;
     case engine::RunState::kCancelled: return kExitInterrupted;
-    default: return g_interrupted ? kExitInterrupted : kExitJobFailed;
+    default: return interrupted() ? kExitInterrupted : kExitJobFailed;
   }
 }
 
@@ -254,7 +224,7 @@ int real_main(int argc, char** argv) {
   add_gpu_commands(app, state_dir, exit_code);
   add_git_commands(app, exit_code);
   add_seed_command(app, exit_code);
-  add_serve_command(app, state_dir, exit_code);
+  add_serve_run_command(app, state_dir, exit_code);
 
   std::vector<std::string> names;
   for (auto* sc : app.get_subcommands([](CLI::App*) { return true; })) names.push_back(sc->get_name());

@@ -1,0 +1,30 @@
+#pragma once
+// What `wfrun run` and `wfrun serve-run` share: the SIGINT/SIGTERM self-pipe, the options every
+// run takes from wfrun's environment, and running a checked workflow with the terminal printer
+// and the workflow's `github:` reporting.
+
+#include "base/error.h"
+#include "cli/github_observer.h"
+#include "engine/run.h"
+#include "workflows/workflow.h"
+
+namespace wfrun::cli {
+
+/// Installs the SIGINT/SIGTERM handlers (once) and returns the read end of their self-pipe,
+/// for RunOptions::cancel_fd: it becomes readable when a signal arrives. -1 if no pipe.
+int install_signal_pipe();
+/// Whether SIGINT or SIGTERM arrived since install_signal_pipe().
+bool interrupted();
+
+/// RunOptions with the state dir and what comes from wfrun's environment: WFRUN_SECRET_*
+/// secrets and WFRUN_CONTAINER_RUNTIME.
+engine::RunOptions base_run_options(const std::string& state_dir);
+
+/// Checks that every `secret:NAME` is known, then runs `wf`, printing to `printer` and
+/// reporting to GitHub when the workflow's `github:` block asks. The run is cancelled when
+/// opts.cancel_fd becomes readable.
+Result<engine::RunResult> run_checked(const workflows::Workflow& wf, const engine::RunOptions& opts,
+                                      engine::RunObserver& printer,
+                                      const GithubReportSettings& github = {});
+
+}  // namespace wfrun::cli
