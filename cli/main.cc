@@ -23,6 +23,7 @@
 #include "cli/options.h"
 #include "cli/run_common.h"
 #include "cli/seed_command.h"
+#include "cli/serve_command.h"
 #include "cli/serve_run.h"
 #include "cli/store_commands.h"
 #include "cli/terminal.h"
@@ -224,6 +225,7 @@ int real_main(int argc, char** argv) {
   add_gpu_commands(app, state_dir, exit_code);
   add_git_commands(app, exit_code);
   add_seed_command(app, exit_code);
+  add_serve_command(app, state_dir, exit_code);
   add_serve_run_command(app, state_dir, exit_code);
 
   std::vector<std::string> names;
