@@ -2,17 +2,19 @@
 
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
 #include "git/actions.h"
 #include "git/commit_push.h"
 #include "http/github_client.h"
+#include "http/large_files.h"
 
 namespace wfrun::cli {
 namespace {
@@ -53,26 +55,123 @@ int fail(const Error& e) {
 }
 
 struct CommitArgs {
-  std::string inputs, dest, repo, pr_title, pr_body, pr_base;
+  std::string inputs, dest, repo, pr_title, pr_body, pr_base, sha_file, large_files;
   std::vector<std::string> paths;
   bool pull_request = false;
   git::CommitPushRequest push;
 };
 
-// The pull request for the pushed branch: the one already open (the push updated it), or a
-// new one. Returns the line to print.
-Result<std::string> open_pull_request(const CommitArgs& a, const git::RemoteOptions& remote) {
-  auto repo = http::Repo::parse(a.repo);
-  if (!repo) return repo.error();
+// The GitHub API client for OWNER/NAME's pull request and release calls: the same token and CA
+// as the push; base $WFRUN_GITHUB_API_URL or https://api.github.com.
+http::GithubClient api_client(const git::RemoteOptions& remote) {
   http::ClientOptions o;
   if (const char* api = std::getenv("WFRUN_GITHUB_API_URL"); api && *api) o.base_url = api;
   o.auth.token = remote.creds.token;
   o.ca_file = remote.ca_file;
-  http::GithubClient client(std::move(o));
+  return http::GithubClient(std::move(o));
+}
+
+// The files of `files` (folders walked) over git's 50 MB limit, and the rest to commit. A folder
+// without such a file stays one entry.
+struct SplitFiles {
+  std::vector<git::FileToCommit> keep;
+  std::vector<http::LargeFile> large;
+};
+
+Result<SplitFiles> split_large_files(const std::vector<git::FileToCommit>& files) {
+  namespace fs = std::filesystem;
+  SplitFiles out;
+  auto size_of = [](const fs::path& p) -> std::uint64_t {
+    std::error_code ec;
+    auto st = fs::symlink_status(p, ec);
+    if (ec || !fs::is_regular_file(st)) return 0;
+    auto n = fs::file_size(p, ec);
+    return ec ? 0 : n;
+  };
+  for (const auto& f : files) {
+    std::error_code ec;
+    if (!fs::is_directory(fs::symlink_status(f.src, ec))) {
+      std::uint64_t n = size_of(f.src);
+      if (n > git::kMaxFileBytes)
+        out.large.push_back({f.src, f.dest, n});
+      else
+        out.keep.push_back(f);
+      continue;
+    }
+    std::vector<fs::path> entries;
+    bool any_large = false;
+    for (auto it = fs::recursive_directory_iterator(f.src, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_directory(ec) && !it->is_symlink(ec)) continue;
+      entries.push_back(it->path());
+      if (size_of(it->path()) > git::kMaxFileBytes) any_large = true;
+    }
+    if (ec) return Error("cannot read " + f.src + ": " + ec.message());
+    if (!any_large) {
+      out.keep.push_back(f);
+      continue;
+    }
+    std::string dest = f.dest;
+    while (!dest.empty() && dest.back() == '/') dest.pop_back();
+    for (const auto& e : entries) {
+      std::string to = dest + "/" + e.lexically_relative(f.src).generic_string();
+      std::uint64_t n = size_of(e);
+      if (n > git::kMaxFileBytes)
+        out.large.push_back({e.string(), to, n});
+      else
+        out.keep.push_back({e.string(), to});
+    }
+  }
+  return out;
+}
+
+// `large-files: release`: uploads the files over 50 MB as assets of the release wfrun-assets
+// and puts a manifest of their links (DEST/large-files.md, written beside the work dir) in
+// their place in `files`.
+Status release_large_files(const CommitArgs& a, const git::RemoteOptions& remote,
+                           std::vector<git::FileToCommit>& files) {
+  auto split = split_large_files(files);
+  if (!split) return split.error();
+  if (split->large.empty()) return {};
+  auto repo = http::Repo::parse(a.repo);
+  if (!repo) return repo.error();
+  auto client = api_client(remote);
+  auto published = http::publish_large_files(client, *repo, http::kLargeFilesTag, split->large,
+                                             [](const std::string& line) {
+                                               std::printf("%s\n", line.c_str());
+                                               std::fflush(stdout);
+                                             });
+  if (!published) return published.error();
+  std::string manifest =
+      (std::filesystem::path(a.push.work_dir).parent_path() / "large-files.md").string();
+  {
+    std::ofstream out(manifest, std::ios::binary | std::ios::trunc);
+    out << http::large_files_manifest(*repo, http::kLargeFilesTag, *published);
+    if (!out.flush()) return Error("cannot write " + manifest);
+  }
+  std::string dest = a.dest;
+  while (!dest.empty() && dest.back() == '/') dest.pop_back();
+  files = std::move(split->keep);
+  files.push_back({manifest, dest.empty() ? "large-files.md" : dest + "/large-files.md"});
+  return {};
+}
+
+// The pull request for the pushed branch: the one already open (the push updated its commits;
+// a given title or body is set on it), or a new one. Returns the line to print.
+Result<std::string> open_pull_request(const CommitArgs& a, const git::RemoteOptions& remote) {
+  auto repo = http::Repo::parse(a.repo);
+  if (!repo) return repo.error();
+  auto client = api_client(remote);
   auto found = client.find_pull_by_head(*repo, a.push.branch);
   if (!found) return found.error();
-  if (*found)
-    return "pull request #" + std::to_string((*found)->number) + " is open: " + (*found)->html_url;
+  if (*found) {
+    const auto& open = **found;
+    if (a.pr_title.empty() && a.pr_body.empty())
+      return "pull request #" + std::to_string(open.number) + " is open: " + open.html_url;
+    auto updated = client.update_pull(*repo, open.number, a.pr_title, a.pr_body);
+    if (!updated) return updated.error();
+    return "updated pull request #" + std::to_string(open.number) + ": " + open.html_url;
+  }
   http::NewPullRequest pr;
   pr.head = a.push.branch;
   pr.title = a.pr_title;
@@ -96,6 +195,9 @@ Result<std::string> open_pull_request(const CommitArgs& a, const git::RemoteOpti
 int cmd_commit(const CommitArgs& a, const git::RemoteOptions& opts) {
   auto files = git::expand_paths(a.inputs, a.paths, a.dest);
   if (!files) return fail(files.error());
+  if (a.large_files == "release") {
+    if (auto st = release_large_files(a, opts, *files); !st) return fail(st.error());
+  }
   git::CommitPushRequest req = a.push;
   req.files = std::move(*files);
   std::printf("committing %zu path%s to %s of %s\n", req.files.size(),
@@ -114,6 +216,12 @@ int cmd_commit(const CommitArgs& a, const git::RemoteOptions& opts) {
       return 1;
     }
     return fail(r.error());
+  }
+  if (!a.sha_file.empty()) {
+    std::FILE* f = std::fopen(a.sha_file.c_str(), "w");
+    bool ok = f && std::fputs(r->sha.c_str(), f) >= 0;
+    if (f && std::fclose(f) != 0) ok = false;
+    if (!ok) return fail(Error("cannot write the `sha` output " + a.sha_file));
   }
   if (r->changed)
     std::printf("pushed %s to %s (%d attempt%s)\n", r->sha.c_str(), req.branch.c_str(), r->attempts,
@@ -173,7 +281,11 @@ void add_git_commands(CLI::App& app, int& exit_code) {
   cm->add_option("--author", c->push.author, "NAME <EMAIL>");
   cm->add_option("--work-dir", c->push.work_dir, "the bare clone to commit in (kept on failure)")
       ->required();
-  cm->add_flag("--pull-request", c->pull_request, "open (or find) a pull request for the branch");
+  cm->add_option("--large-files", c->large_files,
+                 "release: upload files over 50 MB as release assets (needs --repo)");
+  cm->add_option("--sha-file", c->sha_file, "where to write the pushed commit's sha");
+  cm->add_flag("--pull-request", c->pull_request,
+               "open a pull request for the branch, or update the open one");
   cm->add_option("--repo", c->repo, "OWNER/NAME, for the pull request");
   cm->add_option("--pr-title", c->pr_title, "the pull request's title");
   cm->add_option("--pr-body", c->pr_body, "the pull request's body");

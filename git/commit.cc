@@ -27,6 +27,7 @@ struct HostFile {
   std::string src;   // host path
   std::string dest;  // path in the repo
   bool executable = false;
+  std::uintmax_t size = 0;
 };
 
 // "a/./b/" -> "a/b"; refuses paths that leave the repo or touch .git.
@@ -61,7 +62,7 @@ Result<std::vector<HostFile>> collect_files(const std::vector<FileToCommit>& fil
     if (d->empty()) return Error("no destination path for '" + src.string() + "'");
     struct stat st {};
     bool exec = ::stat(src.c_str(), &st) == 0 && (st.st_mode & S_IXUSR);
-    out.push_back({src.string(), *d, exec});
+    out.push_back({src.string(), *d, exec, size});
     return {};
   };
   for (const auto& f : files) {
@@ -105,6 +106,28 @@ Result<std::vector<Change>> write_blobs(git_repository* repo, const std::vector<
     out.push_back(std::move(c));
   }
   return out;
+}
+
+// libgit2 opens a push's POST and sends the ref updates first, and only then searches for
+// deltas among the objects it packs (git_packbuilder_foreach prepares the pack), sending
+// nothing meanwhile. Over hundreds of MB that search takes minutes on one core, and servers drop
+// a request body that stalls that long (lighttpd after 60 s, its server.max-read-idle). So above
+// a size the search is skipped: objects over the pack's "big file threshold" are never
+// deltified, and a threshold of 0 covers them all. libgit2 1.5's packbuilder_config reads that
+// threshold from pack.deltaCacheSize (a slip in its code); pack.bigFileThreshold is git's own
+// name for it, set too so the git CLI agrees when the kept clone is pushed by hand.
+Status set_delta_search(git_repository* repo, bool search) {
+  git_config* raw = nullptr;
+  if (auto r = check(git_repository_config(&raw, repo), "reading the clone's config"); !r)
+    return r.error();
+  Handle<git_config, git_config_free> cfg(raw);
+  for (const char* key : {"pack.bigFileThreshold", "pack.deltaCacheSize"}) {
+    int rc =
+        search ? git_config_delete_entry(cfg.get(), key) : git_config_set_int64(cfg.get(), key, 0);
+    if (rc == GIT_ENOTFOUND) continue;
+    if (auto r = check(rc, std::string("setting ") + key); !r) return r.error();
+  }
+  return {};
 }
 
 // "Name <email>" -> (Name, email).
@@ -311,6 +334,13 @@ Result<CommitPushResult> commit_and_push(const CommitPushRequest& req, const Rem
   }
   auto changes = write_blobs(raw, *host);
   if (!changes) return changes.error();
+  std::uintmax_t bytes = 0;
+  for (const auto& f : *host) bytes += f.size;
+  const bool search = bytes <= req.delta_search_max_bytes;
+  if (!search)
+    debug_log("git", megabytes(bytes) + " to push: no delta search (over " +
+                         megabytes(req.delta_search_max_bytes) + ")");
+  if (auto r = set_delta_search(raw, search); !r) return r.error();
 
   std::mt19937 rng(std::random_device{}());
   const int max_attempts = std::max(1, req.max_attempts);

@@ -79,10 +79,14 @@ Status GitCommitAction::check(const workflows::Job& job) const {
   }
   if (w.contains("large-files")) {
     std::string lf = w["large-files"].is_string() ? w["large-files"].get<std::string>() : "";
-    if (lf == "release")
+    if (lf != "refuse" && lf != "release")
       return Error(field(job, "large-files"),
-                   "`large-files: release` (uploading files over 50 MB as release assets) is not "
-                   "supported yet: files over 50 MB are refused; keep them out of `paths`");
+                   "`large-files` is `refuse` (the default: files over 50 MB fail the job) or "
+                   "`release` (upload them as release assets and commit a manifest of links)");
+    if (lf == "release" && !repo)
+      return Error(field(job, "large-files"),
+                   "`large-files: release` needs `repo: OWNER/NAME` (the release is made through "
+                   "the GitHub API), not `url:`");
   }
   if (w.contains("pull-request")) {
     const auto& pr = w["pull-request"];
@@ -140,15 +144,26 @@ Result<engine::ActionCommand> GitCommitAction::command(const engine::ActionConte
     if (std::string v = ctx.arg(key); !v.empty())
       cmd.argv.insert(cmd.argv.end(), {std::string("--") + key, v});
   }
-  if (ctx.with.contains("pull-request") && ctx.with["pull-request"].is_object()) {
+  // A string output named `sha` gets the pushed commit (or the unchanged tip).
+  for (const auto& out : ctx.job.outputs)
+    if (out.name == "sha" && out.type == workflows::IoType::kString)
+      cmd.argv.insert(cmd.argv.end(), {"--sha-file", ctx.dirs.outputs + "/sha"});
+  const bool pull_request =
+      ctx.with.contains("pull-request") && ctx.with["pull-request"].is_object();
+  const bool release = ctx.arg("large-files") == "release";
+  if (pull_request || release) {
+    cmd.argv.insert(cmd.argv.end(), {"--repo", ctx.arg("repo")});
+    for (const char* name : {"WFRUN_GITHUB_API_URL", "WFRUN_GITHUB_URL"}) {
+      if (const char* v = std::getenv(name); v && *v) cmd.env[name] = v;
+    }
+  }
+  if (release) cmd.argv.insert(cmd.argv.end(), {"--large-files", "release"});
+  if (pull_request) {
     const auto& pr = ctx.with["pull-request"];
-    cmd.argv.insert(cmd.argv.end(), {"--pull-request", "--repo", ctx.arg("repo")});
+    cmd.argv.push_back("--pull-request");
     for (const char* key : {"title", "body", "base"}) {
       if (pr.contains(key) && pr[key].is_string())
         cmd.argv.insert(cmd.argv.end(), {std::string("--pr-") + key, pr[key].get<std::string>()});
-    }
-    for (const char* name : {"WFRUN_GITHUB_API_URL", "WFRUN_GITHUB_URL"}) {
-      if (const char* v = std::getenv(name); v && *v) cmd.env[name] = v;
     }
   }
   return cmd;

@@ -1,6 +1,7 @@
 #pragma once
 // git-commit's engine: commit files to a branch and push, retrying when another push wins.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ struct CommitPushRequest {
   std::string message = kDefaultCommitMessage;
   std::string author = kDefaultAuthor;
   int max_attempts = 6;  // pushes tried before giving up on a busy branch
+  /// Above this many bytes of files, the push packs them without searching for deltas:
+  /// libgit2 does that search after it has opened the upload, and a long one stalls the
+  /// request until the server drops it (see commit.cc, set_delta_search).
+  std::uint64_t delta_search_max_bytes = 64ull * 1000 * 1000;
 };
 
 /// What landed.

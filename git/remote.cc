@@ -223,6 +223,7 @@ PushReport push_branch(git_repository* repo, const std::string& branch, const Re
     return fail(PushOutcome::kRejected, Error("pushing: the repository has no remote 'origin'"));
   RemoteHandle remote(raw);
   git_push_options po = GIT_PUSH_OPTIONS_INIT;
+  po.pb_parallelism = 0;  // the delta search (when there is one) on every core, not one
   s.install(po.callbacks);
   std::string spec = (force ? "+" : "") + ("refs/heads/" + branch) + ":refs/heads/" + branch;
   char* specp = spec.data();

@@ -77,7 +77,15 @@ Result<SeedUrl> parse_seed_url(const std::string& raw) {
   if (github_https(url, &path)) {
     github = true;
     size_t cut = path.find_first_of("?#");
-    if (cut != std::string::npos) path.resize(cut);
+    if (cut != std::string::npos) {
+      if (path[cut] == '?') {
+        std::string query = path.substr(cut + 1);
+        query.resize(std::min(query.size(), query.find('#')));
+        for (const auto& kv : split(query, '&'))
+          if (kv == "clone=true" || kv == "clone=1") out.clone = true;
+      }
+      path.resize(cut);
+    }
   } else if (starts_with(url, "git@github.com:")) {
     github = true;
     path = url.substr(std::string("git@github.com:").size());
@@ -198,12 +206,13 @@ Result<SeedResult> seed_workspace(const SeedRequest& req, const RemoteOptions& o
     for (const auto& [name, target] : *refs)
       if (name == "HEAD" && starts_with(target, "refs/heads/")) ref = target.substr(11);
   }
-  if (url->blob && !url->tree && fs::path(path).extension() != ".ipynb" && !req.clone)
+  const bool clone = req.clone || url->clone;
+  if (url->blob && !url->tree && fs::path(path).extension() != ".ipynb" && !clone)
     return Error(req.url +
                  " is not a notebook (.ipynb); use a /tree/ URL for a folder, or --clone");
 
   // Whole repository into DIR; a folder or a single notebook via a clone beside it.
-  const bool whole = path.empty() || (url->blob && req.clone);
+  const bool whole = path.empty() || (url->blob && clone);
   fs::path target = fs::absolute(out.dir, ec);
   fs::path clone_dir = whole ? target : target / ".wfrun" / "clone";
   fs::create_directories(target, ec);

@@ -18,10 +18,13 @@ struct SeedUrl {
   std::vector<std::string> rest;  // after /tree/ or /blob/: REF segments, then PATH segments
   bool tree = false;              // .../tree/REF[/PATH]
   bool blob = false;              // .../blob/REF/PATH
+  bool clone = false;             // `?clone=true` (the "Run on Gradient" badge): as --clone
 };
 
 /// Parses `https://github.com/OWNER/REPO[.git]`, `.../tree/REF[/PATH]`, `.../blob/REF/PATH`,
-/// `git@github.com:OWNER/REPO.git`, or any other git URL (taken as is). github.com URLs map
+/// `git@github.com:OWNER/REPO.git`, or any other git URL (taken as is). A github.com URL's
+/// query may say `clone=true` (or `clone=1`), which asks for the whole repository, as --clone
+/// does; other query parameters and a #fragment are ignored. github.com URLs map
 /// onto $WFRUN_GITHUB_URL when it is set (tests, GitHub Enterprise).
 Result<SeedUrl> parse_seed_url(const std::string& url);
 

@@ -147,6 +147,21 @@ Result<std::optional<PullRequest>> GithubClient::find_pull_by_head(const Repo& r
   return std::optional<PullRequest>(to_pull(r->front()));
 }
 
+Result<PullRequest> GithubClient::update_pull(const Repo& repo, std::int64_t number,
+                                              const std::string& title, const std::string& body) {
+  json b = json::object();
+  if (!title.empty()) b["title"] = title;
+  if (!body.empty()) b["body"] = body;
+  if (b.empty())
+    return Error("updating pull request #" + std::to_string(number) + " of " + repo.full_name() +
+                 ": no title or body to set");
+  auto r = patch(repo.path() + "/pulls/" + std::to_string(number), b);
+  if (!r) return r.error();
+  auto p = to_pull(*r);
+  if (!p.number) return missing("updating a pull request", "number");
+  return p;
+}
+
 Result<std::vector<Comment>> GithubClient::list_comments(const Repo& repo, const CommentTarget& t) {
   if (auto c = check_target(t); !c) return c.error();
   auto r = get_all(comments_path(repo, t) + "?per_page=100");
@@ -256,10 +271,10 @@ Result<void> GithubClient::delete_ref(const Repo& repo, const std::string& ref) 
   return del(repo.path() + "/git/refs/" + encode_path(short_ref(ref)));
 }
 
-Result<Release> GithubClient::get_release_by_tag(const Repo& repo, const std::string& tag) {
-  auto r = get(repo.path() + "/releases/tags/" + encode_segment(tag));
-  if (!r) return r.error();
-  Release rel{num(*r, "id"), str(*r, "tag_name"), str(*r, "upload_url")};
+namespace {
+
+Result<Release> to_release(const json& j) {
+  Release rel{num(j, "id"), str(j, "tag_name"), str(j, "upload_url")};
   if (auto brace = rel.upload_url.find('{'); brace != std::string::npos) {
     rel.upload_url.resize(brace);  // drop the URI template: {?name,label}
   }
@@ -268,20 +283,70 @@ Result<Release> GithubClient::get_release_by_tag(const Repo& repo, const std::st
   return rel;
 }
 
-Result<ReleaseAsset> GithubClient::upload_release_asset(const Release& release,
-                                                        const std::string& name,
-                                                        const std::string& content_type,
-                                                        const std::string& data,
-                                                        const std::string& label) {
+}  // namespace
+
+Result<Release> GithubClient::get_release_by_tag(const Repo& repo, const std::string& tag) {
+  auto r = get(repo.path() + "/releases/tags/" + encode_segment(tag));
+  if (!r) return r.error();
+  return to_release(*r);
+}
+
+Result<std::optional<Release>> GithubClient::find_release_by_tag(const Repo& repo,
+                                                                 const std::string& tag) {
+  RequestOptions ro;
+  ro.allow_not_found = true;
+  auto r = request("GET", repo.path() + "/releases/tags/" + encode_segment(tag), "", ro);
+  if (!r) return r.error();
+  if (r->status == 404) return std::optional<Release>();
+  auto j = r->json();
+  if (!j) return j.error();
+  auto rel = to_release(*j);
+  if (!rel) return rel.error();
+  return std::optional<Release>(*rel);
+}
+
+Result<Release> GithubClient::create_release(const Repo& repo, const std::string& tag,
+                                             const std::string& name, const std::string& body) {
+  json b = {{"tag_name", tag}};
+  if (!name.empty()) b["name"] = name;
+  if (!body.empty()) b["body"] = body;
+  auto r = post(repo.path() + "/releases", b);
+  if (!r) return r.error();
+  return to_release(*r);
+}
+
+Result<ReleaseAsset> GithubClient::upload_asset(const Release& release, const std::string& name,
+                                                const std::string& label, const std::string& data,
+                                                RequestOptions ro) {
   std::string url = release.upload_url + "?name=" + encode_query(name);
   if (!label.empty()) url += "&label=" + encode_query(label);
-  RequestOptions ro;
-  ro.content_type = content_type.empty() ? "application/octet-stream" : content_type;
+  if (ro.content_type.empty()) ro.content_type = "application/octet-stream";
   auto r = request("POST", url, data, ro);
   if (!r) return r.error();
   auto j = r->json();
   if (!j) return j.error();
   return to_asset(*j);
+}
+
+Result<ReleaseAsset> GithubClient::upload_release_asset(const Release& release,
+                                                        const std::string& name,
+                                                        const std::string& content_type,
+                                                        const std::string& data,
+                                                        const std::string& label) {
+  RequestOptions ro;
+  ro.content_type = content_type;
+  return upload_asset(release, name, label, data, ro);
+}
+
+Result<ReleaseAsset> GithubClient::upload_release_asset_file(const Release& release,
+                                                             const std::string& name,
+                                                             const std::string& content_type,
+                                                             const std::string& path,
+                                                             const std::string& label) {
+  RequestOptions ro;
+  ro.content_type = content_type;
+  ro.body_file = path;
+  return upload_asset(release, name, label, "", ro);
 }
 
 Result<std::vector<ReleaseAsset>> GithubClient::list_release_assets(const Repo& repo,

@@ -319,6 +319,7 @@ Result<ApiResponse> GithubClient::send(const std::string& method, const std::str
     req.method = m;
     req.url = url;
     req.body = b;
+    if (b.empty()) req.body_file = ro.body_file;
     req.headers.emplace_back("Accept",
                              ro.accept.empty() ? "application/vnd.github+json" : ro.accept);
     if (!ro.no_auth) {
@@ -332,7 +333,7 @@ Result<ApiResponse> GithubClient::send(const std::string& method, const std::str
     }
     req.headers.emplace_back("User-Agent", opts_.user_agent);
     req.headers.emplace_back("X-GitHub-Api-Version", opts_.api_version);
-    if (!b.empty()) {
+    if (!req.body.empty() || !req.body_file.empty()) {
       req.headers.emplace_back("Content-Type",
                                ro.content_type.empty() ? "application/json" : ro.content_type);
     }
@@ -352,6 +353,8 @@ Result<ApiResponse> GithubClient::send(const std::string& method, const std::str
       }
       continue;
     }
+    if (s == 404 && ro.allow_not_found)
+      return ApiResponse{s, std::move(res->headers), std::move(res->body)};
     if (s < 200 || s > 299) return Error(github_error_message(m, url, *res));
     return ApiResponse{s, std::move(res->headers), std::move(res->body)};
   }

@@ -25,6 +25,9 @@ struct HttpRequest {
   std::string url;
   Headers headers;
   std::string body;
+  /// When set (and `body` is empty): the body is this file, streamed from disk with a
+  /// Content-Length, never read whole into memory (release asset uploads).
+  std::string body_file;
 };
 
 /// One HTTP response. Header names are compared case-insensitively.
@@ -130,6 +133,8 @@ struct RequestOptions {
   std::string content_type;   // "" = application/json when there is a body
   bool no_auth = false;       // send no Authorization (the client adds a JWT itself for App calls)
   std::string authorization;  // a specific Authorization value (a JWT)
+  std::string body_file;      // stream the body from this file (see HttpRequest::body_file)
+  bool allow_not_found = false;  // a 404 is an ApiResponse with status 404, not an Error
 };
 
 /// A GitHub API response that succeeded (2xx).
@@ -254,6 +259,10 @@ class GithubClient {
   Result<PullRequest> create_pull(const Repo& repo, const NewPullRequest& pr);
   /// The open pull request whose head is `head` (a branch of `repo`, or "owner:branch").
   Result<std::optional<PullRequest>> find_pull_by_head(const Repo& repo, const std::string& head);
+  /// Sets an open pull request's title and body (`PATCH .../pulls/N`); an empty one is left
+  /// as it is. Both empty is an Error (nothing to change).
+  Result<PullRequest> update_pull(const Repo& repo, std::int64_t number, const std::string& title,
+                                  const std::string& body);
 
   // Comments.
   Result<std::vector<Comment>> list_comments(const Repo& repo, const CommentTarget& target);
@@ -287,9 +296,20 @@ class GithubClient {
 
   // Releases.
   Result<Release> get_release_by_tag(const Repo& repo, const std::string& tag);
+  /// The release of `tag`, or nullopt when there is none (404).
+  Result<std::optional<Release>> find_release_by_tag(const Repo& repo, const std::string& tag);
+  /// Creates a release (and its tag, at the default branch's tip, when the tag is missing).
+  Result<Release> create_release(const Repo& repo, const std::string& tag, const std::string& name,
+                                 const std::string& body);
   Result<ReleaseAsset> upload_release_asset(const Release& release, const std::string& name,
                                             const std::string& content_type,
                                             const std::string& data, const std::string& label = "");
+  /// Uploads the file at `path` as an asset, streamed from disk (memory stays flat whatever
+  /// its size).
+  Result<ReleaseAsset> upload_release_asset_file(const Release& release, const std::string& name,
+                                                 const std::string& content_type,
+                                                 const std::string& path,
+                                                 const std::string& label = "");
   Result<std::vector<ReleaseAsset>> list_release_assets(const Repo& repo, std::int64_t release_id);
   Result<void> delete_release_asset(const Repo& repo, std::int64_t asset_id);
 
@@ -301,6 +321,9 @@ class GithubClient {
   Result<ApiResponse> send(const std::string& method, const std::string& url,
                            const std::string& body, const RequestOptions& ro,
                            const std::string& followed_from);
+  Result<ReleaseAsset> upload_asset(const Release& release, const std::string& name,
+                                    const std::string& label, const std::string& data,
+                                    RequestOptions ro);
   Result<std::string> resolve(const std::string& path) const;
 
   ClientOptions opts_;

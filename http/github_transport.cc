@@ -1,7 +1,15 @@
 // The only file that includes <httplib.h> for the client: one request in, one response out.
+#include <fcntl.h>
 #include <httplib.h>
 #include <openssl/x509.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "base/fd.h"
 #include "http/github_client.h"
 #include "http/github_url.h"
 
@@ -65,6 +73,23 @@ class HttplibTransport : public Transport {
     req.path = url->target;
     for (const auto& [k, v] : r.headers) req.headers.emplace(k, v);
     req.body = r.body;
+    UniqueFd body_fd;
+    if (r.body.empty() && !r.body_file.empty()) {
+      // Streamed with a Content-Length: httplib asks for the bytes as it sends them.
+      body_fd = UniqueFd(::open(r.body_file.c_str(), O_RDONLY | O_CLOEXEC));
+      struct stat st {};
+      if (!body_fd || ::fstat(body_fd.get(), &st) != 0)
+        return Error("cannot read " + r.body_file + ": " + std::strerror(errno));
+      const int fd = body_fd.get();
+      req.content_length_ = static_cast<size_t>(st.st_size);
+      req.content_provider_ = [fd](size_t offset, size_t length, httplib::DataSink& sink) {
+        char buf[64 * 1024];
+        const ssize_t n =
+            ::pread(fd, buf, std::min(length, sizeof buf), static_cast<off_t>(offset));
+        if (n <= 0) return false;  // a file that shrank: abort the request
+        return sink.write(buf, static_cast<size_t>(n));
+      };
+    }
     auto res = cli.send(req);
     if (!res) {
       return Error(r.method + " " + redact_url(r.url) + ": " + describe(res.error()));

@@ -367,8 +367,137 @@ TEST_F(GitCliTest, GitCommitRefusesFilesOver50Megabytes) {
   EXPECT_NE(o.out.find("model.bin (62.9 MB)"), std::string::npos) << o.out;
 }
 
-// A stand-in for the GitHub REST API's pull request calls: no open pull request for the
-// branch, then a created one. Every request goes to requests.log.
+// A stand-in for the GitHub REST API's release calls (tests/http checks the same calls against
+// @octokit/fixtures-server and GitHub's OpenAPI description): acme/big has no release
+// wfrun-assets, so it is created; uploads are read in blocks, hashed and logged with their
+// content type, length and SHA-256.
+const char* kFakeReleaseApi = R"PY(
+import hashlib, http.server, json, sys
+log = open(sys.argv[2], "a")
+class H(http.server.BaseHTTPRequestHandler):
+    def reply(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def do_GET(self):
+        log.write("GET %s\n" % self.path); log.flush()
+        self.reply(404, {"message": "Not Found"})
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", 0))
+        if self.path == "/repos/acme/big/releases":
+            body = self.rfile.read(n).decode()
+            log.write("POST %s %s\n" % (self.path, json.loads(body)["tag_name"])); log.flush()
+            base = "http://127.0.0.1:%d" % self.server.server_address[1]
+            return self.reply(201, {"id": 5, "tag_name": "wfrun-assets",
+                                    "upload_url": base + "/uploads/repos/acme/big/releases/5/assets{?name,label}"})
+        h, left = hashlib.sha256(), n
+        while left:
+            chunk = self.rfile.read(min(left, 1 << 20))
+            if not chunk: break
+            h.update(chunk); left -= len(chunk)
+        name = self.path.split("name=")[1]
+        log.write("UPLOAD %s %s %d %s\n" % (self.path, self.headers.get("Content-Type"), n, h.hexdigest())); log.flush()
+        self.reply(201, {"id": 9, "name": name, "size": n,
+                         "browser_download_url": "https://github.com/acme/big/releases/download/wfrun-assets/" + name})
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_address[1]))
+s.serve_forever()
+)PY";
+
+// `large-files: release`: the two files over 50 MB (one in a folder) become release assets, and
+// the commit the git server gets has the rest plus large-files.md with their links.
+TEST_F(GitCliTest, GitCommitUploadsLargeFilesAsReleaseAssets) {
+  seed("acme/big", {{"README", "x\n"}});
+  file("fake_api.py", kFakeReleaseApi);
+  std::string port_file = (dir_ / "api.port").string();
+  std::string log_file = (dir_ / "requests.log").string();
+  Proc start = shell("cd " + q(dir_) + " && (python3 fake_api.py " + q(port_file) + " " +
+                         q(log_file) + " & echo $! > api.pid) && for i in $(seq 50); do test -s " +
+                         q(port_file) + " && break; sleep 0.1; done",
+                     dir_);
+  ASSERT_EQ(start.code, 0) << start.err;
+  std::string api = "http://127.0.0.1:" + read_all(port_file);
+  file("wf.yaml", R"(jobs:
+  Make:
+    uses: script@v1
+    outputs: {out: {type: volume}}
+    with:
+      script: |
+        mkdir -p /outputs/out/ckpt
+        truncate -s 60M /outputs/out/model.bin
+        truncate -s 51000001 /outputs/out/ckpt/weights.pt
+        echo small > /outputs/out/ckpt/config.json
+        echo "# report" > /outputs/out/report.md
+  Save:
+    needs: [Make]
+    inputs: {out: Make.outputs.out}
+    uses: git-commit@v1
+    with:
+      repo: acme/big
+      branch: main
+      paths: [out/*.bin, out/*.md, out/ckpt]
+      dest: run1
+      password: secret:gitpw
+      large-files: release
+)");
+  Proc o = wfrun("run wf.yaml --secret gitpw=" + std::string(kPass),
+                 "WFRUN_GITHUB_URL=" + base() + "/git WFRUN_GITHUB_API_URL=" + api);
+  shell("kill $(cat " + q(dir_ / "api.pid") + ")", dir_);
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  Proc sums =
+      shell("sha256sum " + q(state_ / "runs/1/jobs/Make/outputs/out/model.bin") + " " +
+                q(state_ / "runs/1/jobs/Make/outputs/out/ckpt/weights.pt") + " | cut -c1-64",
+            dir_);
+  ASSERT_EQ(sums.code, 0) << sums.err;
+  std::string model_sha = sums.out.substr(0, 64), weights_sha = sums.out.substr(65, 64);
+  EXPECT_NE(o.out.find("Save | created the release wfrun-assets of acme/big"), std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("Save | uploaded large file run1/model.bin (62.9 MB) to the release "
+                       "wfrun-assets of acme/big as " +
+                       model_sha.substr(0, 12) + "-model.bin"),
+            std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("Save | uploaded large file run1/ckpt/weights.pt (51.0 MB)"),
+            std::string::npos)
+      << o.out;
+  std::string requests = read_all(log_file);
+  EXPECT_NE(requests.find("GET /repos/acme/big/releases/tags/wfrun-assets\n"
+                          "POST /repos/acme/big/releases wfrun-assets\n"),
+            std::string::npos)
+      << requests;
+  EXPECT_NE(requests.find("UPLOAD /uploads/repos/acme/big/releases/5/assets?name=" +
+                          model_sha.substr(0, 12) + "-model.bin application/octet-stream " +
+                          std::to_string(60 * 1024 * 1024) + " " + model_sha + "\n"),
+            std::string::npos)
+      << requests;
+  EXPECT_NE(requests.find("-weights.pt application/octet-stream 51000001 " + weights_sha),
+            std::string::npos)
+      << requests;
+  // The git server got the small files and the manifest, not the large ones.
+  Proc ls = shell("git --git-dir=" + q(bare("acme/big")) + " ls-tree -r --name-only main", dir_);
+  EXPECT_EQ(ls.out, "README\nrun1/ckpt/config.json\nrun1/large-files.md\nrun1/report.md\n");
+  Proc md = shell("git --git-dir=" + q(bare("acme/big")) + " show main:run1/large-files.md", dir_);
+  EXPECT_NE(md.out.find("| `run1/model.bin` | 62.9 MB (62914560 bytes) | `" + model_sha + "` | [" +
+                        model_sha.substr(0, 12) +
+                        "-model.bin](https://github.com/acme/big/releases/download/"
+                        "wfrun-assets/" +
+                        model_sha.substr(0, 12) + "-model.bin) |"),
+            std::string::npos)
+      << md.out;
+  EXPECT_NE(md.out.find("| `run1/ckpt/weights.pt` | 51.0 MB (51000001 bytes) | `" + weights_sha),
+            std::string::npos)
+      << md.out;
+  expect_no_token_under(state_);
+}
+
+// A stand-in for the GitHub REST API's pull request calls (the CLI tests do not link the
+// fixtures server's harness; tests/http checks the same calls against it and GitHub's OpenAPI
+// description): acme/prs has no open pull request for the branch, then a created one;
+// acme/open has #9 open, which is updated. Every request goes to requests.log.
 const char* kFakeApi = R"PY(
 import http.server, json, sys
 log = open(sys.argv[2], "a")
@@ -384,7 +513,18 @@ class H(http.server.BaseHTTPRequestHandler):
         log.write("GET %s %s\n" % (self.path, self.headers.get("Authorization"))); log.flush()
         if self.path.startswith("/repos/acme/prs/pulls?"):
             return self.reply(200, [])
+        if self.path.startswith("/repos/acme/open/pulls?"):
+            return self.reply(200, [{"number": 9, "html_url": "https://github.com/acme/open/pull/9",
+                                     "state": "open", "head": {"ref": "results", "sha": "x"},
+                                     "base": {"ref": "main"}}])
         self.reply(404, {"message": "Not Found"})
+    def do_PATCH(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        log.write("PATCH %s %s\n" % (self.path, body)); log.flush()
+        pr = json.loads(body)
+        self.reply(200, {"number": 9, "html_url": "https://github.com/acme/open/pull/9",
+                         "title": pr.get("title"), "state": "open",
+                         "head": {"ref": "results", "sha": "y"}, "base": {"ref": "main"}})
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
         log.write("POST %s %s\n" % (self.path, body)); log.flush()
@@ -431,6 +571,43 @@ TEST_F(GitCliTest, GitCommitOpensAPullRequest) {
   EXPECT_NE(requests.find(R"("head":"results")"), std::string::npos) << requests;
   EXPECT_NE(requests.find(R"("title":"Results of the nightly run")"), std::string::npos)
       << requests;
+  expect_no_token_under(state_);
+}
+
+TEST_F(GitCliTest, GitCommitUpdatesThePullRequestAlreadyOpen) {
+  seed("acme/open", {{"README", "x\n"}});
+  file("fake_api.py", kFakeApi);
+  std::string port_file = (dir_ / "api.port").string();
+  std::string log_file = (dir_ / "requests.log").string();
+  Proc start = shell("cd " + q(dir_) + " && (python3 fake_api.py " + q(port_file) + " " +
+                         q(log_file) + " & echo $! > api.pid) && for i in $(seq 50); do test -s " +
+                         q(port_file) + " && break; sleep 0.1; done",
+                     dir_);
+  ASSERT_EQ(start.code, 0) << start.err;
+  std::string api = "http://127.0.0.1:" + read_all(port_file);
+  std::string wf = commit_workflow(R"(      pull-request:
+        title: Results of run ${{ run.number }}
+        body: Updated by wfrun.
+)");
+  wf.replace(wf.find("acme/results"), 12, "acme/open");
+  file("wf.yaml", wf);
+  Proc o = wfrun("run wf.yaml --secret gitpw=" + std::string(kPass),
+                 "WFRUN_GITHUB_URL=" + base() + "/git WFRUN_GITHUB_API_URL=" + api);
+  shell("kill $(cat " + q(dir_ / "api.pid") + ")", dir_);
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("Save | updated pull request #9: https://github.com/acme/open/pull/9"),
+            std::string::npos)
+      << o.out;
+  std::string requests = read_all(log_file);
+  EXPECT_NE(requests.find("GET /repos/acme/open/pulls?state=open&head=acme%3Aresults"),
+            std::string::npos)
+      << requests;
+  EXPECT_NE(
+      requests.find(
+          R"(PATCH /repos/acme/open/pulls/9 {"body":"Updated by wfrun.","title":"Results of run 1"})"),
+      std::string::npos)
+      << requests;
+  EXPECT_EQ(requests.find("POST"), std::string::npos) << requests;
   expect_no_token_under(state_);
 }
 
@@ -535,6 +712,15 @@ TEST_F(SeedTest, BlobUrlGivesTheNotebookOrWithCloneTheRepository) {
   EXPECT_NE(o.out.find("notebook: all/notebooks/hello.ipynb\n"), std::string::npos) << o.out;
   EXPECT_EQ(read_all(dir_ / "all/README"), "top\n");
   EXPECT_EQ(read_all(dir_ / "all/notebooks/data.txt"), "feature\n");
+
+  // The badge's ?clone=true is --clone.
+  o = seed_cmd(q(gh("/blob/feature/x/notebooks/hello.ipynb?clone=true")) + " badge");
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("notebook: badge/notebooks/hello.ipynb\n"), std::string::npos) << o.out;
+  EXPECT_EQ(read_all(dir_ / "badge/README"), "top\n");
+  EXPECT_TRUE(fs::exists(dir_ / "badge/.git"));
+  EXPECT_NE(workspace_json(dir_ / "badge").find("\"path\": \"notebooks/hello.ipynb\""),
+            std::string::npos);
 }
 
 TEST_F(SeedTest, SshAndPlainGitUrlsAndRef) {
@@ -669,6 +855,118 @@ jobs:
   EXPECT_EQ(no.code, 0) << no.out << no.err;
   EXPECT_NE(no.err.find("wfrun: warning: not reporting to GitHub: no token"), std::string::npos)
       << no.err;
+}
+
+// A stand-in for GitHub as a GitHub App sees it: the installation token endpoint checks the
+// JWT (RS256, verified with `openssl dgst` against the App's public key; `iss` is the App id)
+// and answers with an installation token; every other call must carry that token.
+const char* kFakeAppApi = R"PY(
+import base64, http.server, json, subprocess, sys, tempfile, os
+log = open(sys.argv[2], "a")
+pub = sys.argv[3]
+def unb64(s): return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+class H(http.server.BaseHTTPRequestHandler):
+    def reply(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def body(self):
+        return self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+    def do_GET(self):
+        log.write("GET %s %s\n" % (self.path, self.headers.get("Authorization"))); log.flush()
+        self.reply(200, [])
+    def do_PATCH(self):
+        log.write("PATCH %s %s %s\n" % (self.path, self.headers.get("Authorization"), self.body())); log.flush()
+        self.reply(200, {"id": 4})
+    def do_POST(self):
+        auth = self.headers.get("Authorization", "")
+        body = self.body()
+        if self.path == "/app/installations/678/access_tokens":
+            h, p, sig = auth[len("Bearer "):].split(".")
+            with tempfile.TemporaryDirectory() as d:
+                open(d + "/data", "w").write(h + "." + p)
+                open(d + "/sig", "wb").write(unb64(sig))
+                ok = subprocess.run(["openssl", "dgst", "-sha256", "-verify", pub, "-signature",
+                                     d + "/sig", d + "/data"], capture_output=True).returncode == 0
+            claims = json.loads(unb64(p))
+            log.write("TOKEN alg=%s iss=%s verified=%s\n" % (json.loads(unb64(h))["alg"], claims["iss"], ok)); log.flush()
+            if not ok: return self.reply(401, {"message": "A JSON web token could not be decoded"})
+            return self.reply(201, {"token": "ghs_inst4llation", "expires_at": "2099-01-01T00:00:00Z"})
+        log.write("POST %s %s %s\n" % (self.path, auth, body)); log.flush()
+        self.reply(201, {"id": 4, "html_url": "https://github.com/x", "body": "b"})
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_address[1]))
+s.serve_forever()
+)PY";
+
+// The workflow's `github:` block with a GitHub App: JWT -> installation token -> a check run,
+// in progress and then completed, all with the installation token.
+TEST_F(GitCliTest, GithubBlockReportsTheRunAsAnApp) {
+  Proc keys = shell("cd " + q(dir_) +
+                        " && openssl genrsa -out app.pem 2048 2>/dev/null && openssl rsa -in "
+                        "app.pem -pubout -out app.pub 2>/dev/null",
+                    dir_);
+  ASSERT_EQ(keys.code, 0) << keys.err;
+  file("fake_api.py", kFakeAppApi);
+  std::string port_file = (dir_ / "api.port").string();
+  std::string log_file = (dir_ / "requests.log").string();
+  Proc start =
+      shell("cd " + q(dir_) + " && (python3 fake_api.py " + q(port_file) + " " + q(log_file) +
+                " app.pub & echo $! > api.pid) && for i in $(seq 50); do "
+                "test -s " +
+                q(port_file) + " && break; sleep 0.1; done",
+            dir_);
+  ASSERT_EQ(start.code, 0) << start.err;
+  std::string api = "http://127.0.0.1:" + read_all(port_file);
+  const std::string sha = "0123456789abcdef0123456789abcdef01234567";
+  file("event.json", R"({"after": ")" + sha + R"(", "ref": "refs/heads/main",
+    "repository": {"full_name": "acme/proj", "clone_url": "https://github.com/acme/proj.git"}})");
+  file("wf.yaml", R"(github:
+  app: {id: 12345, key: secret:app_pem, installation: 678}
+  status: wfrun/ci
+jobs:
+  hello:
+    uses: script@v1
+    with: {script: echo hi}
+)");
+  Proc o = wfrun(
+      "run wf.yaml --event event.json",
+      "WFRUN_SECRET_app_pem=\"$(cat " + q(dir_ / "app.pem") + ")\" WFRUN_GITHUB_API_URL=" + api);
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_EQ(o.err.find("warning"), std::string::npos) << o.err;
+  std::string requests = read_all(log_file);
+  EXPECT_EQ(requests.find("TOKEN alg=RS256 iss=12345 verified=True\n"), 0u) << requests;
+  size_t created = requests.find("POST /repos/acme/proj/check-runs Bearer ghs_inst4llation ");
+  ASSERT_NE(created, std::string::npos) << requests;
+  EXPECT_NE(requests.find(R"("head_sha":")" + sha + R"(")", created), std::string::npos)
+      << requests;
+  EXPECT_NE(requests.find(R"("status":"in_progress")", created), std::string::npos) << requests;
+  size_t done = requests.find("PATCH /repos/acme/proj/check-runs/4 Bearer ghs_inst4llation ");
+  ASSERT_NE(done, std::string::npos) << requests;
+  EXPECT_NE(requests.find(R"("conclusion":"success")", done), std::string::npos) << requests;
+  // One installation token for the whole run (cached).
+  EXPECT_EQ(requests.find("TOKEN", 1), std::string::npos) << requests;
+
+  // A key that is not the App's: GitHub refuses the JWT, and the run goes on with a warning.
+  Proc other = shell("cd " + q(dir_) + " && openssl genrsa -out other.pem 2048 2>/dev/null", dir_);
+  ASSERT_EQ(other.code, 0);
+  Proc bad = wfrun(
+      "run wf.yaml --event event.json",
+      "WFRUN_SECRET_app_pem=\"$(cat " + q(dir_ / "other.pem") + ")\" WFRUN_GITHUB_API_URL=" + api);
+  shell("kill $(cat " + q(dir_ / "api.pid") + ")", dir_);
+  EXPECT_EQ(bad.code, 0) << bad.out << bad.err;
+  EXPECT_NE(bad.err.find("wfrun: warning: reporting to GitHub: github: starting check run "
+                         "'wfrun/ci': getting a GitHub App installation token: POST " +
+                         api +
+                         "/app/installations/678/access_tokens: 401 A JSON web token could "
+                         "not be decoded"),
+            std::string::npos)
+      << bad.err;
+  EXPECT_EQ(bad.err.find("BEGIN"), std::string::npos) << bad.err;
 }
 
 }  // namespace

@@ -378,8 +378,10 @@ TEST(GitCommitAction, ChecksWhatTheTableCannot) {
   EXPECT_EQ(check({{"repo", "a/b"}, {"branch", "x"}, {"paths", "../up"}}),
             "`paths` entry '../up' leaves the job's /inputs");
   EXPECT_EQ(check({{"repo", "a/b"}, {"branch", "x"}, {"paths", "f"}, {"large-files", "release"}}),
-            "`large-files: release` (uploading files over 50 MB as release assets) is not "
-            "supported yet: files over 50 MB are refused; keep them out of `paths`");
+            "ok");
+  EXPECT_EQ(check({{"url", "u"}, {"branch", "x"}, {"paths", "f"}, {"large-files", "release"}}),
+            "`large-files: release` needs `repo: OWNER/NAME` (the release is made through the "
+            "GitHub API), not `url:`");
   EXPECT_EQ(check({{"url", "u"}, {"branch", "x"}, {"paths", "f"}, {"pull-request", {{"title", "t"}}}}),
             "`pull-request` needs `repo: OWNER/NAME` (the GitHub API names repositories that "
             "way), not `url:`");
@@ -426,6 +428,15 @@ TEST(Seed, ParsesEveryUrlForm) {
   ASSERT_TRUE(u) << u.error().str();
   EXPECT_TRUE(u->blob);
   EXPECT_EQ(u->rest, (std::vector<std::string>{"main", "a", "b.ipynb"}));
+  EXPECT_FALSE(u->clone);
+  // The "Run on Gradient" badge's form: ?clone=true is --clone.
+  u = parse_seed_url("https://github.com/acme/proj/blob/main/a/b.ipynb?ref=badge&clone=true#x");
+  ASSERT_TRUE(u) << u.error().str();
+  EXPECT_TRUE(u->clone);
+  EXPECT_EQ(u->rest, (std::vector<std::string>{"main", "a", "b.ipynb"}));
+  EXPECT_TRUE(parse_seed_url("https://github.com/acme/proj/blob/main/b.ipynb?clone=1")->clone);
+  EXPECT_FALSE(parse_seed_url("https://github.com/acme/proj/blob/main/b.ipynb?clone=false")->clone);
+  EXPECT_FALSE(parse_seed_url("https://github.com/acme/proj/blob/main/b.ipynb#clone=true")->clone);
   u = parse_seed_url("git@github.com:acme/proj.git");
   ASSERT_TRUE(u) << u.error().str();
   EXPECT_EQ(u->clone_url, "git@github.com:acme/proj.git");
@@ -870,6 +881,47 @@ TEST_F(GitHttpTest, CommitAndPushCreatesTheBranchFromBase) {
   auto bad = commit_and_push(req, good());
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().str(), "ref 'nope' not found in " + srv().url("newbranch"));
+}
+
+// libgit2 searches for deltas only after it has opened the push's upload, so a long search
+// stalls the request until the server drops it (bench/commit-push: lighttpd, 60 s idle). Above
+// delta_search_max_bytes the pack is sent without deltas; below it, with them.
+TEST_F(GitHttpTest, BigPushesSkipTheDeltaSearch) {
+  seed("deltas");
+  // Keep the received packs as they came (not unpacked), so verify-pack can read them.
+  Cmd keep = sh("git --git-dir=" + q(srv().bare("deltas")) + " config receive.unpackLimit 1");
+  ASSERT_EQ(keep.rc, 0) << keep.out;
+  // Two 300 KB files that differ in one line: the second is a tiny delta of the first.
+  std::string text;
+  for (int i = 0; i < 10000; ++i) text += "line " + std::to_string(i * 7919 % 10007) + " of many\n";
+  auto deltas_in_packs = [&] {
+    Cmd v = sh("for p in " + q(srv().bare("deltas")) +
+               "/objects/pack/*.idx; do git verify-pack -v \"$p\"; done | "
+               "grep -c 'chain length' || true");
+    return trimmed(v.out);
+  };
+  auto push = [&](const std::string& branch, std::uint64_t limit, const std::string& tag) {
+    write(tmp_.path() / tag / "a.txt", text + tag + " a\n");
+    write(tmp_.path() / tag / "b.txt", text + tag + " b\n");
+    CommitPushRequest req;
+    req.url = srv().url("deltas");
+    req.work_dir = tmp_ / ("work-" + tag);
+    req.branch = branch;
+    req.base = "main";
+    req.files = {{tmp_ / tag, "data"}};
+    req.delta_search_max_bytes = limit;
+    return commit_and_push(req, good());
+  };
+  auto big = push("big", 100 * 1000, "big");  // 600 KB of files: over the limit
+  ASSERT_TRUE(big) << big.error().str();
+  EXPECT_EQ(deltas_in_packs(), "0");
+  Cmd cfg = sh("git --git-dir=" + q(tmp_ / "work-big") + " config pack.deltaCacheSize");
+  EXPECT_EQ(trimmed(cfg.out), "0");
+  auto small = push("small", 64ull * 1000 * 1000, "small");
+  ASSERT_TRUE(small) << small.error().str();
+  EXPECT_NE(deltas_in_packs(), "0");
+  EXPECT_EQ(remote_rev("deltas", "small:data/b.txt"),
+            trimmed(sh("git hash-object " + q(tmp_ / "small/b.txt")).out));
 }
 
 TEST_F(GitHttpTest, FourRacingPushersAllLand) {

@@ -4,9 +4,13 @@
 // GitHub's OpenAPI description, and the scenario must be used up.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
 #include "base/strings.h"
 #include "http/github_client.h"
 #include "http/github_report.h"
+#include "http/large_files.h"
 #include "tests/http/openapi_check.h"
 #include "tests/http/peers.h"
 
@@ -170,6 +174,84 @@ TEST_F(GithubFixtures, ReleaseAssets) {
   EXPECT_TRUE(del) << del.error().str();
 }
 
+// The same recording, with the asset streamed from a file (what `large-files: release` does).
+TEST_F(GithubFixtures, ReleaseAssetStreamedFromAFile) {
+  auto c = client("release-assets");
+  const Repo repo{"octokit-fixture-org", "release-assets"};
+  auto rel = c.get_release_by_tag(repo, "v1.0.0");
+  ASSERT_TRUE(rel) << rel.error().str();
+  const std::string path = ::testing::TempDir() + "/wfrun-upload.txt";
+  std::ofstream(path) << "Hello, world!\n";
+  auto asset = c.upload_release_asset_file(*rel, "test-upload.txt", "text/plain", path, "test");
+  std::remove(path.c_str());
+  ASSERT_TRUE(asset) << asset.error().str();
+  EXPECT_EQ(asset->name, "test-upload.txt");
+  EXPECT_EQ(sent_.back().body, "");  // not read into memory
+  auto missing = c.upload_release_asset_file(*rel, "x.txt", "text/plain", path);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message().find("cannot read " + path + ": No such file"), 0u)
+      << missing.error().message();
+  // The rest of the recording.
+  ASSERT_TRUE(c.list_release_assets(repo, rel->id));
+  ASSERT_TRUE(c.get(repo.path() + "/releases/assets/1000"));
+  ASSERT_TRUE(c.patch(repo.path() + "/releases/assets/1000",
+                      {{"name", "new-filename.txt"}, {"label", "new label"}}));
+  ASSERT_TRUE(c.delete_release_asset(repo, 1000));
+}
+
+TEST_F(GithubFixtures, LargeFilesMakeTheReleaseAndUploadAssets) {
+  auto c = client("openapi-large-files-new");
+  const Repo repo{"octocat", "Hello-World"};
+  const std::string path = ::testing::TempDir() + "/wfrun-model.bin";
+  std::ofstream(path) << "model weights\n";
+  std::vector<std::string> lines;
+  auto r = publish_large_files(c, repo, kLargeFilesTag, {{path, "runs/1/model.bin", 14}},
+                               [&](const std::string& l) { lines.push_back(l); });
+  std::remove(path.c_str());
+  ASSERT_TRUE(r) << r.error().str();
+  ASSERT_EQ(r->size(), 1u);
+  const PublishedFile& f = r->front();
+  EXPECT_TRUE(f.uploaded);
+  EXPECT_EQ(f.asset_name, "3100795e42b2-model.bin");
+  EXPECT_EQ(f.sha256, "3100795e42b2eb175e3a53bf0787528bf2c1fef29b867b771abbd580ca4f7341");
+  EXPECT_EQ(f.url,
+            testing::rewritten(base_,
+                               "https://github.com/octocat/Hello-World/releases/download/v1.0.0/"
+                               "example.zip"));
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "created the release wfrun-assets of octocat/Hello-World",
+                       "uploaded large file runs/1/model.bin (0.0 MB) to the release "
+                       "wfrun-assets of octocat/Hello-World as 3100795e42b2-model.bin"}));
+  std::string md = large_files_manifest(repo, kLargeFilesTag, *r);
+  EXPECT_NE(md.find("| `runs/1/model.bin` | 0.0 MB (14 bytes) | "
+                    "`3100795e42b2eb175e3a53bf0787528bf2c1fef29b867b771abbd580ca4f7341` | "
+                    "[3100795e42b2-model.bin](" +
+                    f.url + ") |\n"),
+            std::string::npos)
+      << md;
+}
+
+TEST_F(GithubFixtures, LargeFilesReuseTheAssetAlreadyThere) {
+  auto c = client("openapi-large-files-reuse");
+  const Repo repo{"octocat", "Hello-World"};
+  const std::string path = ::testing::TempDir() + "/wfrun-model.bin";
+  std::ofstream(path) << "model weights\n";
+  auto r = publish_large_files(c, repo, kLargeFilesTag, {{path, "runs/2/model.bin", 14}});
+  std::remove(path.c_str());
+  ASSERT_TRUE(r) << r.error().str();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_FALSE(r->front().uploaded);
+  EXPECT_EQ(r->front().repo_path, "runs/2/model.bin");
+  EXPECT_EQ(sent_.size(), 2u);
+}
+
+TEST(LargeFiles, ContentTypes) {
+  EXPECT_EQ(asset_content_type("model.bin"), "application/octet-stream");
+  EXPECT_EQ(asset_content_type("a/B.ZIP"), "application/zip");
+  EXPECT_EQ(asset_content_type("data.csv"), "text/csv");
+  EXPECT_EQ(asset_content_type("Makefile"), "application/octet-stream");
+}
+
 TEST_F(GithubFixtures, PullRequestsCreateAndFindByHead) {
   auto c = client("openapi-pulls");
   const Repo repo{"octocat", "Hello-World"};
@@ -185,6 +267,28 @@ TEST_F(GithubFixtures, PullRequestsCreateAndFindByHead) {
   ASSERT_TRUE(found) << found.error().str();
   ASSERT_TRUE(*found);
   EXPECT_EQ((*found)->number, 1347);
+}
+
+TEST_F(GithubFixtures, OpenPullRequestIsUpdatedInPlace) {
+  auto c = client("openapi-pulls-update");
+  const Repo repo{"octocat", "Hello-World"};
+  auto found = c.find_pull_by_head(repo, "new-topic");
+  ASSERT_TRUE(found) << found.error().str();
+  ASSERT_TRUE(*found);
+  auto pr = c.update_pull(repo, (*found)->number, "new title", "updated body");
+  ASSERT_TRUE(pr) << pr.error().str();
+  EXPECT_EQ(pr->number, 1347);
+  EXPECT_EQ(pr->state, "open");
+  ASSERT_EQ(sent_.size(), 2u);
+  EXPECT_EQ(sent_[1].method, "PATCH");
+  EXPECT_EQ(sent_[1].url, base_ + "/repos/octocat/Hello-World/pulls/1347");
+  EXPECT_EQ(nlohmann::json::parse(sent_[1].body),
+            (nlohmann::json{{"title", "new title"}, {"body", "updated body"}}));
+  auto nothing = c.update_pull(repo, 1347, "", "");
+  ASSERT_FALSE(nothing);
+  EXPECT_EQ(nothing.error().message(),
+            "updating pull request #1347 of octocat/Hello-World: no title or body to set");
+  EXPECT_EQ(sent_.size(), 2u);
 }
 
 TEST_F(GithubFixtures, ReportRunWithTokenSetsStatusesAndCommentsOnThePullRequest) {

@@ -3,6 +3,7 @@
 // since nothing in these packages records them. Request bodies must not contain
 // `https://HOST/` strings: the server rewrites those in fixtures (see `rewritten`).
 #include "http/github_report.h"
+#include "http/large_files.h"
 #include "tests/http/peers.h"
 
 namespace wfrun::http::testing {
@@ -77,6 +78,44 @@ json custom_scenarios(const OpenApiSpec& spec) {
       step("post", R + "/pulls", 201, spec.example("pull-request"),
            spec.request_example("POST", "/repos/{owner}/{repo}/pulls")),
       step("get", pulls_q, 200, spec.example("pull-request-simple-items")),
+  };
+
+  // git-commit@v1's pull-request step on a branch whose pull request is already open: found
+  // by head, then its title and body are set (the state and base of the OpenAPI request
+  // example are not ours to change).
+  json update = spec.request_example("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}");
+  update.erase("state");
+  update.erase("base");
+  out["openapi-pulls-update"] = {
+      step("get", pulls_q, 200, spec.example("pull-request-simple-items")),
+      step("patch", R + "/pulls/1347", 200, spec.example("pull-request"), update),
+  };
+
+  // `large-files: release`: no release yet, so one is made; the file ("model weights\n") is
+  // uploaded to the uploads host under a name that starts with its SHA-256. Then a second run
+  // whose asset is already there (same name and size) uploads nothing.
+  const std::string asset = "3100795e42b2-model.bin";
+  json upload = step("post", R + "/releases/1/assets?name=" + asset, 201,
+                     spec.example("release-asset"), "model weights\n");
+  upload["scope"] = "https://uploads.github.com:443";
+  upload["reqheaders"]["content-type"] = "application/octet-stream";
+  out["openapi-large-files-new"] = {
+      step("get", R + "/releases/tags/wfrun-assets", 404,
+           {{"message", "Not Found"},
+            {"documentation_url",
+             "https://docs.github.com/rest/releases/releases#get-a-release-by-tag-name"}}),
+      step("post", R + "/releases", 201, spec.example("release"),
+           {{"tag_name", "wfrun-assets"},
+            {"name", "wfrun large files"},
+            {"body", large_files_release_body()}}),
+      upload,
+  };
+  json there = spec.example("release-asset");
+  there["name"] = asset;
+  there["size"] = 14;
+  out["openapi-large-files-reuse"] = {
+      step("get", R + "/releases/tags/wfrun-assets", 200, spec.example("release")),
+      step("get", R + "/releases/1/assets", 200, json::array({there})),
   };
 
   // A whole run reported with a token: pending, failure, and a new comment on the PR.
