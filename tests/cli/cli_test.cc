@@ -408,7 +408,8 @@ TEST_F(CliTest, MissingGpusFailTheRunOrRunOnTheCpu) {
   EXPECT_NE(cpu.out.find("train | []"), std::string::npos) << cpu.out;
 }
 
-// Every example validates and runs, so none can rot.
+// Every example validates and runs, so none can rot. An example with a run.sh is run through
+// it by its own test (the quickstart: QuickstartIsTheWholeLoop).
 TEST_F(CliTest, ExamplesValidateAndRun) {
   fs::path examples = fs::path(WFRUN_SOURCE_DIR) / "examples";
   int count = 0;
@@ -417,6 +418,7 @@ TEST_F(CliTest, ExamplesValidateAndRun) {
     ++count;
     auto v = wfrun("validate '" + e.path().string() + "'");
     EXPECT_EQ(v.code, 0) << e.path() << v.err;
+    if (fs::exists(e.path().parent_path() / "run.sh")) continue;
     fs::path args_file = e.path().parent_path() / "test-args";
     std::string args = fs::exists(args_file) ? slurp(args_file) : "";
     while (!args.empty() && args.back() == '\n') args.pop_back();
@@ -427,8 +429,8 @@ TEST_F(CliTest, ExamplesValidateAndRun) {
   EXPECT_GE(count, 1);
 }
 
-TEST_F(CliTest, QuickstartEndToEnd) {
-  fs::path wf = fs::path(WFRUN_SOURCE_DIR) / "examples/quickstart/workflow.yaml";
+TEST_F(CliTest, DagExampleEndToEnd) {
+  fs::path wf = fs::path(WFRUN_SOURCE_DIR) / "examples/dag/workflow.yaml";
   auto o = wfrun("run '" + wf.string() + "' --input rows=100",
                  "WFRUN_SECRET_api_token=tok-9876");
   ASSERT_EQ(o.code, 0) << o.out << o.err;
@@ -438,9 +440,80 @@ TEST_F(CliTest, QuickstartEndToEnd) {
   // The dataset got version 1, then 2.
   auto again = wfrun("run -q '" + wf.string() + "'", "WFRUN_SECRET_api_token=tok-9876");
   ASSERT_EQ(again.code, 0) << again.out << again.err;
-  EXPECT_TRUE(fs::exists(state_ / "datasets/quickstart-report/1/report.md"));
-  EXPECT_TRUE(fs::exists(state_ / "datasets/quickstart-report/2/report.md"));
-  EXPECT_NE(slurp(state_ / "datasets/quickstart-report/2/report.md").find("| 1000 | 500500 |"),
+  EXPECT_TRUE(fs::exists(state_ / "datasets/dag-report/1/report.md"));
+  EXPECT_TRUE(fs::exists(state_ / "datasets/dag-report/2/report.md"));
+  EXPECT_NE(slurp(state_ / "datasets/dag-report/2/report.md").find("| 1000 | 500500 |"),
+            std::string::npos);
+}
+
+// scripts/quickstart's loop, as it runs it (examples/quickstart/run.sh), without GITHUB_TOKEN: a
+// local bare repository stands in for GitHub. Seed, run the notebook with parameters, commit the
+// executed notebook and results to `results`, push, print where; and again, which adds a commit.
+TEST_F(CliTest, QuickstartIsTheWholeLoop) {
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  fs::path run_sh = fs::path(WFRUN_SOURCE_DIR) / "examples/quickstart/run.sh";
+  auto quickstart = [&] {
+    fs::path out = dir_ / "qs.out";
+    std::string cmd = "cd '" + dir_.string() + "' && env -u GITHUB_TOKEN WFRUN_HOME='" +
+                      state_.string() + "' '" + run_sh.string() + "' " + WFRUN_BIN + " >'" +
+                      out.string() + "' 2>&1 </dev/null";
+    int status = std::system(cmd.c_str());
+    Output o;
+    o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    o.out = slurp(out);
+    return o;
+  };
+  fs::path origin = state_ / "origin.git";
+  auto git = [&](const std::string& args) {
+    fs::path out = dir_ / "git.out";
+    std::system(
+        ("git --git-dir '" + origin.string() + "' " + args + " >'" + out.string() + "' 2>&1")
+            .c_str());
+    return slurp(out);
+  };
+
+  auto first = quickstart();
+  ASSERT_EQ(first.code, 0) << first.out;
+  EXPECT_NE(first.out.find("seeded " + (state_ / "workspace").string() + " from " +
+                           origin.string() + " at main"),
+            std::string::npos)
+      << first.out;
+  // The notebook ran with the workflow's parameters, not its defaults (1000 samples).
+  EXPECT_NE(first.out.find("analyze | batch 20/20: pi ~ "), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("from 200000 samples"), std::string::npos) << first.out;
+  std::string sha = git("rev-parse results");
+  ASSERT_EQ(sha.size(), 41u) << sha;
+  sha.pop_back();
+  EXPECT_NE(first.out.find("publish | pushed " + sha + " to results (1 attempt)"),
+            std::string::npos)
+      << first.out;
+  EXPECT_NE(first.out.find("commit:     " + sha + "\n"), std::string::npos) << first.out;
+  EXPECT_NE(
+      first.out.find("look:       git --git-dir " + origin.string() + " log --stat -3 results"),
+      std::string::npos)
+      << first.out;
+  // What landed: the executed notebook (with the injected parameters and the cells' outputs)
+  // and the results the notebook wrote, on a branch made from main.
+  EXPECT_EQ(git("ls-tree -r --name-only results"),
+            "README.md\nanalysis.ipynb\nruns/1/analysis.ipynb\nruns/1/results/metrics.json\n"
+            "runs/1/results/summary.md\n");
+  std::string nb = git("show results:runs/1/analysis.ipynb");
+  EXPECT_NE(nb.find("injected-parameters"), std::string::npos) << nb;
+  EXPECT_NE(nb.find("samples = 200000"), std::string::npos) << nb;
+  EXPECT_NE(nb.find("from 200000 samples"), std::string::npos) << nb;
+  std::string metrics = git("show results:runs/1/results/metrics.json");
+  EXPECT_NE(metrics.find("\"samples\": 200000"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\"estimate\": 3.1"), std::string::npos) << metrics;
+  EXPECT_EQ(git("rev-parse results~1"), git("rev-parse main"));
+
+  // A second run works too: a fresh workspace, one more commit on results.
+  auto second = quickstart();
+  ASSERT_EQ(second.code, 0) << second.out;
+  EXPECT_EQ(second.out.find("making the stand-in"), std::string::npos) << second.out;
+  EXPECT_EQ(git("rev-list --count results"), "3\n");
+  EXPECT_EQ(git("log -1 --format=%s results"),
+            "quickstart run 2: analysis.ipynb executed by wfrun [skip ci]\n");
+  EXPECT_NE(git("ls-tree -r --name-only results").find("runs/2/results/metrics.json"),
             std::string::npos);
 }
 
