@@ -100,6 +100,20 @@ void Redactor::add(std::string secret) {
             [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
 }
 
+size_t Redactor::split_point(std::string_view text) const {
+  if (secrets_.empty()) return text.size();
+  const size_t longest = secrets_.front().size();  // sorted longest first
+  size_t cut = text.size() > longest - 1 ? text.size() - (longest - 1) : 0;
+  // An occurrence that starts before the cut and ends after it moves, whole, past the cut.
+  for (const auto& s : secrets_) {
+    size_t from = cut > s.size() ? cut - s.size() + 1 : 0;
+    for (size_t pos = text.find(s, from); pos != std::string_view::npos && pos < cut;
+         pos = text.find(s, pos + 1))
+      if (pos + s.size() > cut) cut = pos;
+  }
+  return cut;
+}
+
 std::string Redactor::redact(std::string_view text) const {
   std::string out(text);
   for (const auto& s : secrets_) {

@@ -32,6 +32,10 @@ class Redactor {
   void add(std::string secret);
   std::string redact(std::string_view text) const;
   bool empty() const { return secrets_.empty(); }
+  /// Where a stream may cut `text` in two without splitting a secret that may still be
+  /// completing: no occurrence straddles the cut, and what follows it is shorter than the
+  /// longest secret could need. Text after the cut goes on with the next piece.
+  size_t split_point(std::string_view text) const;
 
  private:
   std::vector<std::string> secrets_;  // longest first, so overlapping secrets mask fully

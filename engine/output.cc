@@ -35,7 +35,18 @@ void OutputSink::write(const char* data, size_t n) {
   while (p < end) {
     const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
     size_t len = static_cast<size_t>((nl ? nl : end) - p);
-    // A line longer than kMaxLine goes out in pieces of kMaxLine.
+    // A line longer than kMaxLine goes out in pieces of kMaxLine. With secrets, a piece ends
+    // where no secret can straddle it; the rest starts the next piece.
+    while (redactor_ && partial_.size() + len > kMaxLine) {
+      size_t take = kMaxLine - partial_.size();
+      partial_.append(p, take);
+      p += take;
+      len -= take;
+      size_t cut = redactor_->split_point(partial_);
+      if (cut == 0) cut = partial_.size();  // a secret near kMaxLine long: cannot hold it back
+      emit(std::string_view(partial_).substr(0, cut), false);
+      partial_.erase(0, cut);
+    }
     while (partial_.size() + len > kMaxLine) {
       size_t take = kMaxLine - partial_.size();
       if (partial_.empty()) {

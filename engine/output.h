@@ -18,7 +18,7 @@ inline constexpr size_t kMaxLine = 64 * 1024;
 /// Takes chunks of one job's output, writes them to `log_fd` at once and hands each complete
 /// line (without its newline) to `on_line`. With no secrets the log gets the bytes unchanged;
 /// otherwise each line is redacted before it is written, so a secret split across two reads
-/// is still masked (a secret split across two pieces of a line longer than kMaxLine is not).
+/// is still masked, also in a line longer than kMaxLine (its pieces are cut between secrets).
 class OutputSink {
  public:
   using LineFn = std::function<void(std::string_view line)>;

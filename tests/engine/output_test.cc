@@ -66,6 +66,41 @@ TEST(Output, RedactsPerLineEvenWhenASecretIsSplitAcrossReads) {
   EXPECT_EQ(h.log_text(), "pass=*** ok\n***\ntail ***");
 }
 
+// A secret that straddles a kMaxLine boundary of an overlong line (a token printed in a huge
+// JSON dump, say) is masked too, however the line arrives.
+TEST(Output, RedactsASecretAcrossPiecesOfAnOverlongLine) {
+  Redactor r;
+  r.add("hunter2");
+  r.add("longer-secret-value");
+  std::string line;
+  for (size_t at : {kMaxLine - 3, 2 * kMaxLine - 10, 3 * kMaxLine - 1}) {
+    line.resize(at, 'x');
+    line += at == 2 * kMaxLine - 10 ? "longer-secret-value" : "hunter2";
+  }
+  line += std::string(100, 'y') + "\n";
+  for (size_t chunk : {line.size(), size_t{4096}, size_t{7}}) {
+    SinkHarness h(&r);
+    for (size_t i = 0; i < line.size(); i += chunk) {
+      size_t n = std::min(chunk, line.size() - i);
+      h.sink.write(line.data() + i, n);
+    }
+    h.sink.finish();
+    std::string log = h.log_text();
+    EXPECT_EQ(log.find("hunter"), std::string::npos) << "chunk " << chunk;
+    EXPECT_EQ(log.find("secret"), std::string::npos) << "chunk " << chunk;
+    size_t masks = 0;
+    for (size_t p = log.find("***"); p != std::string::npos; p = log.find("***", p + 3)) ++masks;
+    EXPECT_EQ(masks, 3u) << "chunk " << chunk;
+    std::string joined;
+    for (const auto& l : h.lines) {
+      EXPECT_LE(l.size(), kMaxLine);
+      joined += l;
+    }
+    EXPECT_EQ(joined + "\n", log);
+    EXPECT_EQ(log.size(), line.size() - 7 - 19 - 7 + 9);
+  }
+}
+
 long max_rss_kb() {
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);
