@@ -4,12 +4,14 @@
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WFRUN=${WFRUN:-$BENCH_ROOT/build/cli/wfrun}
 
-# measure OUTFILE CMD...: runs CMD, appends "wall_seconds peak_rss_kb" to OUTFILE.
+# measure OUTFILE CMD...: runs CMD, appends "wall_seconds peak_rss_kb cpu_seconds" to OUTFILE
+# (cpu = user + system time of CMD and the children it waited for: less sensitive than wall time
+# to other work on the machine).
 measure() {
   local out=$1; shift
-  /usr/bin/time -f '%e %M' -o "$out.one" "$@" >/dev/null 2>"$out.err" || {
+  /usr/bin/time -f '%e %M %U %S' -o "$out.one" "$@" >/dev/null 2>"$out.err" || {
     echo "benchmark command failed: $*" >&2; cat "$out.err" >&2; return 1; }
-  cat "$out.one" >> "$out"
+  awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$out.one" >> "$out"
 }
 
 # median FILE COLUMN: median of a column of numbers.
@@ -37,5 +39,5 @@ PY
 }
 
 machine_line() {
-  echo "Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME"), $(date -u +%Y-%m-%d)."
+  echo "Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME"), $(date -u +%Y-%m-%d), load average $(cut -d' ' -f1 /proc/loadavg) at the end."
 }
