@@ -28,9 +28,10 @@ if [[ -n ${GITHUB_TOKEN:-} ]]; then
       "local stand-in instead)" >&2
     exit 2
   fi
-  url=https://github.com/$repo
+  gh=${WFRUN_GITHUB_URL:-https://github.com}  # GitHub Enterprise's https://HOST (or a test server)
+  url=${gh%/}/$repo
   push_url=$url.git
-  look="https://github.com/$repo/tree/results (or: git clone -b results $push_url)"
+  look="$url/tree/results (or: git clone -b results $push_url)"
 else
   origin=$WFRUN_HOME/origin.git
   if [[ ! -d $origin ]]; then

@@ -367,6 +367,46 @@ TEST_F(GitCliTest, GitCommitRefusesFilesOver50Megabytes) {
   EXPECT_NE(o.out.find("model.bin (62.9 MB)"), std::string::npos) << o.out;
 }
 
+// The quickstart with GITHUB_TOKEN and WFRUN_QUICKSTART_REPO: it seeds from and pushes to that
+// repository (github.com mapped onto the test server by WFRUN_GITHUB_URL, as for GitHub
+// Enterprise), with the token from the environment; without WFRUN_QUICKSTART_REPO it says
+// what to set.
+TEST_F(GitCliTest, QuickstartUsesGithubWithAToken) {
+  fs::path src = fs::path(WFRUN_SOURCE_DIR) / "examples/quickstart";
+  std::string main_sha =
+      seed("acme/analysis", {{"analysis.ipynb", read_all(src / "repo/analysis.ipynb")}});
+  std::string env = "cd " + q(dir_) + " && env WFRUN_HOME=" + q(state_) +
+                    " WFRUN_CA_FILE=" + q(ca()) + " GITHUB_TOKEN=" + kPass +
+                    " WFRUN_GITHUB_URL=" + base() + "/git ";
+  Proc none = shell(env + q(src / "run.sh") + " " + WFRUN_BIN, dir_);
+  EXPECT_EQ(none.code, 2);
+  EXPECT_NE(none.err.find("give the repository to use as WFRUN_QUICKSTART_REPO=OWNER/NAME"),
+            std::string::npos)
+      << none.err;
+  Proc o = shell(
+      env + "WFRUN_QUICKSTART_REPO=acme/analysis " + q(src / "run.sh") + " " + WFRUN_BIN + " 2>&1",
+      dir_);
+  ASSERT_EQ(o.code, 0) << o.out;
+  std::string tip = rev("acme/analysis", "results");
+  EXPECT_EQ(rev("acme/analysis", "results~1"), main_sha);
+  EXPECT_NE(o.out.find("seeded " + (state_ / "workspace").string() + " from " + base() +
+                       "/git/acme/analysis at main"),
+            std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("commit:     " + tip + "\n"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("look:       " + base() + "/git/acme/analysis/tree/results"),
+            std::string::npos)
+      << o.out;
+  Proc ls =
+      shell("git --git-dir=" + q(bare("acme/analysis")) + " ls-tree -r --name-only results", dir_);
+  EXPECT_EQ(ls.out,
+            "analysis.ipynb\nruns/1/analysis.ipynb\nruns/1/results/metrics.json\n"
+            "runs/1/results/summary.md\n");
+  EXPECT_FALSE(fs::exists(state_ / "origin.git"));  // no stand-in was made
+  EXPECT_EQ(o.out.find(kPass), std::string::npos);
+  expect_no_token_under(state_);
+}
+
 // A stand-in for the GitHub REST API's release calls (tests/http checks the same calls against
 // @octokit/fixtures-server and GitHub's OpenAPI description): acme/big has no release
 // wfrun-assets, so it is created; uploads are read in blocks, hashed and logged with their
