@@ -50,7 +50,10 @@ hwc=$(median heavy-w 3); hpc=$(median heavy-p 3)
   echo "| the same, CPU time (user + system, all processes) | ${hwc} s | ${hpc} s | $(awk -v a="$hwc" -v b="$hpc" 'BEGIN{printf "%+.1f%%", (a/b-1)*100}') |"
   echo
   echo "Wall time on a shared 2-core machine swings by more than the overhead being measured;"
-  echo "the CPU-time row is the steadier measure of what wfrun adds."
+  echo "the CPU-time row is the steadier measure of what wfrun adds. An upper bound on wfrun's"
+  echo "cost per cell, from the light notebook (its whole run, Python start-up included, over 30"
+  echo "cells): $(awk -v a="$lw" 'BEGIN{printf "%.1f ms", a/30*1000}'), which is"
+  echo "$(awk -v a="$lw" -v h="$hp" 'BEGIN{printf "%.2f%%", a/30*5/h*100}') of the heavy notebook's five cells."
 } > section
 cat section
 write_section nbexec section
