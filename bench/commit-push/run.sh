@@ -4,10 +4,12 @@
 # (a workflow whose git-commit@v1 job commits a volume input) against
 # `git add -A && git commit -q && git push` on the same data, in the same run. Each push goes to
 # a fresh empty repository. Goal (issue 4): at most 1.2x git's wall time, peak RSS under 200 MB.
-# Status (2026-11-26, a loaded 2-core machine): at 200 files / 20 MB both push; at the full
-# 2,000 files / 500 MB git pushed (220 s, 21 MB RSS) but wfrun's push (libgit2 1.5) was dropped
-# by the server about 110 s into its POST, so the script stops there with the job's log. The
-# cause is open; until it is fixed this benchmark has no figures in docs/benchmarks.md.
+# History: the first full runs (2026-11-26) had lighttpd drop wfrun's push about 110 s in.
+# Cause: libgit2 opens the POST, sends the ref updates, then searches for deltas over all 2,000
+# objects (one thread) while sending nothing, and lighttpd closes a request body idle for 60 s
+# (server.max-read-idle); the socket sat in CLOSE-WAIT while libgit2 was still in
+# git_packbuilder_foreach. Fixed in our code, not the server's config: commit_and_push skips the
+# delta search above 64 MB of files (git/commit.cc, set_delta_search; docs/git.md).
 # Usage: bench/commit-push/run.sh [REPEATS] [FILES] [TOTAL_MB]
 #   (needs: lighttpd lighttpd-mod-openssl, git, openssl, a built wfrun; WFRUN=path overrides)
 set -euo pipefail
