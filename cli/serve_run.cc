@@ -542,6 +542,9 @@ void add_serve_run_command(CLI::App& app, const std::string& state_dir, int& exi
   sc->group("");  // internal: not in --help
   sc->add_option("--dir", *rundir, "the run's folder: request.json, payload.json")->required();
   sc->callback([rundir, &state_dir, &exit_code] {
+    // stdout is the run's log file, which `GET .../log?follow=1` streams: a line at a time.
+    std::fflush(stdout);
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
     std::error_code ec;
     std::string dir = fs::absolute(*rundir, ec).string();
     std::string state = fs::absolute(resolve_state_dir(state_dir), ec).string();
