@@ -26,6 +26,9 @@ bool starts_with(std::string_view s, std::string_view prefix);
 /// Human duration: 0.4s, 12.3s, 4m05s, 1h02m.
 std::string format_duration(double seconds);
 
+/// Text made safe for HTML element content and quoted attribute values (& < > " ').
+std::string html_escape(std::string_view s);
+
 /// Replaces every occurrence of each secret value in `text` with `***`.
 class Redactor {
  public:

@@ -47,7 +47,8 @@ class ConfigReader {
       else if (key == "webhook") {
         webhook_at = loc(it->first);
         s = secret_map(v, "webhook", "secret", c.webhook_secret);
-      } else if (key == "api") s = api(v, c);
+      } else if (key == "links") s = secret_map(v, "links", "secret", c.link_secret);
+      else if (key == "api") s = api(v, c);
       else if (key == "state-dir") s = path(v, key, c.state_dir);
       else if (key == "public-url") s = url(v, key, c.public_url);
       else if (key == "github-api") s = url(v, key, c.github_api);
@@ -85,7 +86,7 @@ class ConfigReader {
       "listen",         "tls",        "webhook",        "api",          "state-dir",
       "public-url",     "github-api", "ca-file",        "status-context", "allow-forks",
       "requeue-interrupted", "max-concurrent", "threads", "shutdown-grace", "cancel-grace",
-      "read-timeout",   "runner",     "repositories"};
+      "read-timeout",   "runner",     "repositories", "links"};
 
   Location loc(const YAML::Node& n) const {
     const auto m = n.Mark();

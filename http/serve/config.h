@@ -36,6 +36,9 @@ struct ServerConfig {
   int port = 8080;
   std::string tls_cert, tls_key;  // both or neither
   std::string webhook_secret;     // required
+  /// Keys the run links in commit statuses (`links: {secret-file|secret-env}`); "" = the
+  /// webhook secret.
+  std::string link_secret;
   std::vector<std::string> api_tokens;
   std::string state_dir;  // "" = the CLI's default ($WFRUN_HOME or ~/.wfrun)
   std::string public_url;  // "" = http(s)://HOST:PORT

@@ -18,6 +18,7 @@
 #include "engine/fs.h"
 #include "engine/process.h"
 #include "http/serve/reporter.h"
+#include "http/serve/run_page.h"
 
 extern char** environ;
 
@@ -166,7 +167,7 @@ Status Dispatcher::launch(const ServerConfig& config, const RunRow& run) {
               {"inputs", inputs},
               {"github_api", config.github_api},
               {"ca_file", config.ca_file.empty() ? json() : json(config.ca_file)},
-              {"target_url", config.base_url() + "/runs/" + std::to_string(run.id)}};
+              {"target_url", run_link(config, run.id)}};
   if (auto s = engine::write_file_atomic(dir + "/request.json", req.dump(2) + "\n"); !s) return s;
   if (auto s = engine::write_file_atomic(dir + "/payload.json", run.request.payload); !s) return s;
 
@@ -221,7 +222,7 @@ void Dispatcher::start_runs(const ServerConfig& config) {
       if (repo && (!repo->token.empty() || repo->app) && !r.request.sha.empty())
         rep = Report::status(r.id, repo->full_name, r.request.sha, "error",
                      "could not start: " + s.error().message(),
-                     config.base_url() + "/runs/" + std::to_string(r.id), config.status_context);
+                     run_link(config, r.id), config.status_context);
       (void)queue_.finish(r.id, "error", "could not start: " + s.error().str(), rep);
       metrics_.run_finished("error", 0);
       reporter_.wake();
@@ -266,7 +267,7 @@ void Dispatcher::finish(std::int64_t id, Child& c) {
     // success (the pending status must not stay), a cancelled one an error.
     std::string state = status == "skipped" ? "success" : status == "cancelled" ? "error" : status;
     rep = Report::status(id, repo->full_name, c.run.request.sha, state, describe(status, message),
-                 config->base_url() + "/runs/" + std::to_string(id), config->status_context);
+                 run_link(*config, id), config->status_context);
   }
   if (auto s = queue_.finish(id, status, message, rep); !s)
     log_("run " + std::to_string(id) + ": cannot record the result: " + s.error().str());

@@ -495,4 +495,33 @@ Result<double> Queue::next_report_time() {
   return 0.0;
 }
 
+Result<std::vector<Report>> Queue::reports_of(std::int64_t run_id) {
+  std::lock_guard lock(mu_);
+  Stmt s(*impl_,
+         "SELECT id, run_id, repo, sha, state, description, target_url, context, attempts, "
+         "last_error, done, next_try FROM outbox WHERE run_id = ? ORDER BY id");
+  s.bind(1, run_id);
+  std::vector<Report> out;
+  static const char* const kOutcomes[] = {"pending", "sent", "failed", "superseded"};
+  while (s.step()) {
+    Report r;
+    r.id = s.i64(0);
+    r.run_id = s.i64(1);
+    r.repo = s.text(2);
+    r.sha = s.text(3);
+    r.state = s.text(4);
+    r.description = s.text(5);
+    r.target_url = s.text(6);
+    r.context = s.text(7);
+    r.attempts = static_cast<int>(s.i64(8));
+    r.last_error = s.text(9);
+    const std::int64_t done = s.i64(10);
+    r.outcome = done >= 0 && done <= 3 ? kOutcomes[done] : "unknown";
+    r.next_try = s.real(11);
+    out.push_back(std::move(r));
+  }
+  if (s.failed()) return s.error();
+  return out;
+}
+
 }  // namespace wfrun::serve

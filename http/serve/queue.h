@@ -55,6 +55,8 @@ struct Report {
   std::string repo, sha, state, description, target_url, context;
   int attempts = 0;
   std::string last_error;
+  std::string outcome;  // reports_of() only: pending, sent, failed (gave up) or superseded
+  double next_try = 0;  // reports_of() only
 
   /// A status for `run_id` to post (`target_url` ending in '/' gets the run id appended).
   static Report status(std::int64_t run_id, std::string repo, std::string sha, std::string state,
@@ -123,6 +125,8 @@ class Queue {
   Status report_sent(std::int64_t id);
   /// A failed try: retried at `next_try`, or given up (`give_up`) with the error recorded.
   Status report_failed(std::int64_t id, const std::string& error, double next_try, bool give_up);
+  /// Every status queued for run `run_id`, oldest first, with its outcome and last error.
+  Result<std::vector<Report>> reports_of(std::int64_t run_id);
   /// The earliest next_try of a pending report (0 when none).
   Result<double> next_report_time();
 

@@ -6,6 +6,7 @@
 
 #include "http/github_app.h"
 #include "http/github_client.h"
+#include "http/serve/run_page.h"
 
 namespace wfrun::serve {
 
@@ -135,7 +136,9 @@ void Reporter::loop() {
         if (!parsed) {
           sent = parsed.error();
         } else {
-          http::CommitStatus st{r.state, r.context, r.description, r.target_url};
+          // Statuses queued with the run's plain link (the webhook's pending one) get its key.
+          http::CommitStatus st{r.state, r.context, r.description,
+                                with_run_key(*config, r.run_id, r.target_url)};
           auto id = c->create_status(*parsed, r.sha, st);
           if (!id) sent = id.error();
         }

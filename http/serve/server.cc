@@ -15,6 +15,7 @@
 #include "http/serve/metrics.h"
 #include "http/serve/queue.h"
 #include "http/serve/reporter.h"
+#include "http/serve/run_page.h"
 #include "http/serve/signature.h"
 #include "http/serve/webhook.h"
 
@@ -30,7 +31,7 @@ void reply(httplib::Response& res, int status, const json& body) {
   res.set_content(body.dump() + "\n", "application/json");
 }
 
-json run_json(const RunRow& r, const std::string& base_url) {
+json run_json(const RunRow& r, const ServerConfig& config) {
   json j = {{"id", r.id},
             {"status", r.status},
             {"message", r.message},
@@ -41,7 +42,7 @@ json run_json(const RunRow& r, const std::string& base_url) {
             {"attempts", r.attempts},
             {"interruptions", r.interruptions},
             {"queued_at", r.queued},
-            {"url", base_url + "/runs/" + std::to_string(r.id)}};
+            {"url", run_link(config, r.id)}};
   if (!r.request.delivery.empty()) j["delivery"] = r.request.delivery;
   if (!r.request.base_ref.empty()) j["base_ref"] = r.request.base_ref;
   if (!r.request.workflow.empty()) j["workflow"] = r.request.workflow;
@@ -95,10 +96,23 @@ struct Server::Impl {
   void webhook(const httplib::Request& req, const std::string& body, httplib::Response& res);
   void list_runs(const httplib::Request& req, httplib::Response& res);
   void get_run(std::int64_t id, httplib::Response& res);
+  void run_page(std::int64_t id, httplib::Response& res);
+  /// GET /runs/ID...?key=K: the run's capability link (see run_page.h), or a bearer token.
+  bool link_authorized(const httplib::Request& req) const {
+    if (authorized(req)) return true;
+    const std::string& p = req.path;  // /runs/ID[/...]
+    if (p.size() <= 6) return false;
+    const size_t end = p.find('/', 6);
+    const std::string digits = p.substr(6, end == std::string::npos ? std::string::npos : end - 6);
+    if (digits.empty() || digits.size() > 18 ||
+        digits.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    return run_key_ok(*config.get(), std::atoll(digits.c_str()), req.get_param_value("key"));
+  }
   void post_run(const httplib::Request& req, httplib::Response& res);
   void cancel(std::int64_t id, httplib::Response& res);
   void log_stream(std::int64_t id, const std::string& job, const httplib::Request& req,
-                  httplib::Response& res);
+                  httplib::Response& res, bool allow_follow = true);
   json workflows_of(std::int64_t id);
 };
 
@@ -179,9 +193,9 @@ void Server::Impl::list_runs(const httplib::Request& req, httplib::Response& res
   if (f.limit < 1 || f.limit > 500) return reply(res, 400, {{"error", "limit: expected 1 to 500"}});
   auto rows = queue->list(f);
   if (!rows) return reply(res, 500, {{"error", rows.error().str()}});
-  const std::string base = config.get()->base_url();
+  ConfigPtr cfg = config.get();
   json runs = json::array();
-  for (const auto& r : *rows) runs.push_back(run_json(r, base));
+  for (const auto& r : *rows) runs.push_back(run_json(r, *cfg));
   json body = {{"runs", runs}};
   if (static_cast<int>(rows->size()) == f.limit && !rows->empty()) {
     std::string next = "/api/runs?limit=" + std::to_string(f.limit) + "&before=" + std::to_string(rows->back().id);
@@ -196,13 +210,43 @@ void Server::Impl::get_run(std::int64_t id, httplib::Response& res) {
   auto row = queue->get(id);
   if (!row) return reply(res, 500, {{"error", row.error().str()}});
   if (!*row) return reply(res, 404, {{"error", "no run " + std::to_string(id)}});
-  json j = run_json(**row, config.get()->base_url());
+  json j = run_json(**row, *config.get());
   json inputs = json::object();
   for (const auto& [k, v] : (*row)->request.inputs) inputs[k] = v;
   j["inputs"] = inputs;
   j["workflows"] = workflows_of(id);
   j["log"] = "/api/runs/" + std::to_string(id) + "/log";
+  json reports = json::array();
+  if (auto rs = queue->reports_of(id)) {
+    for (const Report& r : *rs) {
+      json o = {{"state", r.state},       {"context", r.context},   {"description", r.description},
+                {"outcome", r.outcome},   {"attempts", r.attempts},
+                {"target_url", with_run_key(*config.get(), id, r.target_url)}};
+      if (!r.last_error.empty()) o["last_error"] = r.last_error;
+      if (r.outcome == "pending" && r.next_try > 0) o["next_try"] = r.next_try;
+      reports.push_back(std::move(o));
+    }
+  }
+  j["reports"] = std::move(reports);
   reply(res, 200, j);
+}
+
+void Server::Impl::run_page(std::int64_t id, httplib::Response& res) {
+  auto row = queue->get(id);
+  if (!row || !*row) {
+    // Only a holder of the key (or a token) gets here: saying that the run is gone is fine.
+    res.status = row ? 404 : 500;
+    res.set_content(row ? "no such run\n" : "internal error\n", "text/plain; charset=utf-8");
+    return;
+  }
+  ConfigPtr cfg = config.get();
+  const std::string page = render_run_page(run_json(**row, *cfg), workflows_of(id), run_key(*cfg, id));
+  res.status = 200;
+  res.set_header("Cache-Control", "no-store");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+  res.set_content(page, "text/html; charset=utf-8");
 }
 
 void Server::Impl::post_run(const httplib::Request& req, httplib::Response& res) {
@@ -254,7 +298,7 @@ void Server::Impl::cancel(std::int64_t id, httplib::Response& res) {
 }
 
 void Server::Impl::log_stream(std::int64_t id, const std::string& job, const httplib::Request& req,
-                              httplib::Response& res) {
+                              httplib::Response& res, bool allow_follow) {
   auto row = queue->get(id);
   if (!row) return reply(res, 500, {{"error", row.error().str()}});
   if (!*row) return reply(res, 404, {{"error", "no run " + std::to_string(id)}});
@@ -290,7 +334,7 @@ void Server::Impl::log_stream(std::int64_t id, const std::string& job, const htt
       filter = true;
     }
   }
-  const bool follow = req.get_param_value("follow") == "1";
+  const bool follow = allow_follow && req.get_param_value("follow") == "1";
   if (!follow) {
     std::string text = read_small(path);
     if (filter) {
@@ -306,11 +350,12 @@ void Server::Impl::log_stream(std::int64_t id, const std::string& job, const htt
   // ?follow=1: stream what is there, then what is appended, until the run ends.
   auto pos = std::make_shared<std::streamoff>(0);
   auto pending = std::make_shared<std::string>();
+  auto ended = std::make_shared<bool>(false);
   Queue* q = queue.get();
   std::atomic<bool>* stop = &stopping;
   res.set_chunked_content_provider(
       "text/plain; charset=utf-8",
-      [path, pos, pending, q, stop, id, filter, job](size_t, httplib::DataSink& sink) {
+      [path, pos, pending, ended, q, stop, id, filter, job](size_t, httplib::DataSink& sink) {
         std::ifstream in(path, std::ios::binary);
         std::string chunk;
         if (in) {
@@ -336,9 +381,14 @@ void Server::Impl::log_stream(std::int64_t id, const std::string& job, const htt
           if (!chunk.empty() && !sink.write(chunk.data(), chunk.size())) return false;
           return true;
         }
+        if (*ended) {
+          sink.done();
+          return true;
+        }
         auto row = q->get(id);
         if (!row || !*row || is_final_status((*row)->status) || stop->load()) {
-          sink.done();
+          // One more read: the child's last lines may have come after the read above.
+          *ended = true;
           return true;
         }
         if (!sink.is_writable()) return false;
@@ -366,8 +416,9 @@ void Server::Impl::routes() {
       return httplib::Server::HandlerResponse::Handled;
     }
     const bool guarded = starts_with(req.path, "/api/") || req.path == "/api" ||
-                         req.path == "/metrics" || starts_with(req.path, "/runs/");
-    if (guarded && !authorized(req)) {
+                         req.path == "/metrics";
+    const bool link = starts_with(req.path, "/runs/") || req.path == "/runs";
+    if ((guarded && !authorized(req)) || (link && !link_authorized(req))) {
       res.set_header("WWW-Authenticate", "Bearer");
       reply(res, 401, {{"error", "unauthorized"}});
       return httplib::Server::HandlerResponse::Handled;
@@ -400,8 +451,19 @@ void Server::Impl::routes() {
   });
   s.Get("/api/runs", [this](const httplib::Request& req, httplib::Response& res) { list_runs(req, res); });
   s.Post("/api/runs", [this](const httplib::Request& req, httplib::Response& res) { post_run(req, res); });
-  s.Get(R"(/(?:api/)?runs/(\d{1,18}))", [this](const httplib::Request& req, httplib::Response& res) {
+  s.Get(R"(/api/runs/(\d{1,18}))", [this](const httplib::Request& req, httplib::Response& res) {
     get_run(std::atoll(req.matches[1].str().c_str()), res);
+  });
+  // The run link (key or token): a read-only page and plain logs; no ?follow=1, which would
+  // hold a worker thread for whoever has a link.
+  s.Get(R"(/runs/(\d{1,18}))", [this](const httplib::Request& req, httplib::Response& res) {
+    run_page(std::atoll(req.matches[1].str().c_str()), res);
+  });
+  s.Get(R"(/runs/(\d{1,18})/log)", [this](const httplib::Request& req, httplib::Response& res) {
+    log_stream(std::atoll(req.matches[1].str().c_str()), "", req, res, false);
+  });
+  s.Get(R"(/runs/(\d{1,18})/jobs/([^/]+)/log)", [this](const httplib::Request& req, httplib::Response& res) {
+    log_stream(std::atoll(req.matches[1].str().c_str()), req.matches[2].str(), req, res, false);
   });
   s.Post(R"(/api/runs/(\d{1,18})/cancel)", [this](const httplib::Request& req, httplib::Response& res) {
     cancel(std::atoll(req.matches[1].str().c_str()), res);
@@ -473,7 +535,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerConfig config, std::string 
       const RepoConfig* repo = cfg.repo(r.request.repo);
       if (repo && (!repo->token.empty() || repo->app) && !r.request.sha.empty()) {
         Report rep = Report::status(r.id, repo->full_name, r.request.sha, "error", "interrupted by a server stop",
-                   cfg.base_url() + "/runs/" + std::to_string(r.id), cfg.status_context);
+                   run_link(cfg, r.id), cfg.status_context);
         (void)m.queue->finish(r.id, "interrupted", r.message, rep);
       }
     }
