@@ -172,6 +172,10 @@ struct Answer {
   std::string status;
   std::string message;
   std::vector<Outcome> workflows;
+  /// `skipped` because no workflow's `on:` matched: the event, ref, base ref and sha that
+  /// decision depends on (and nothing else), written as result.json's `trigger` so that
+  /// `wfrun serve` can answer the same push again without a run. Null otherwise.
+  json trigger;
 };
 
 int exit_code_of(const std::string& status) {
@@ -201,6 +205,7 @@ Status write_result(const std::string& rundir, const Answer& a, const Redactor& 
   json j = {{"status", a.status},
             {"message", redactor.redact(one_line(a.message))},
             {"workflows", std::move(wfs)}};
+  if (!a.trigger.is_null()) j["trigger"] = a.trigger;
   std::string path = rundir + "/result.json", tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -292,9 +297,9 @@ class ServeRun {
     std::printf("serve-run: %s\n", redactor_.redact(line).c_str());
     std::fflush(stdout);
   }
-  Answer error(const std::string& message) { return {"error", message, {}}; }
+  Answer error(const std::string& message) { return {"error", message, {}, nullptr}; }
   Answer cancelled(std::vector<Outcome> done) {
-    return {"cancelled", "cancelled by a signal", std::move(done)};
+    return {"cancelled", "cancelled by a signal", std::move(done), nullptr};
   }
 
   Answer execute() {
@@ -420,8 +425,12 @@ class ServeRun {
       if (files.empty()) msg = describe(req_) + ": the commit has no .wfrun/workflows/*.yaml or "
                                                 ".gradient/workflows/*.yaml";
       if (invalid) return {"error", msg + ", and " + std::to_string(outcomes.size()) +
-                                        " workflow(s) are invalid", std::move(outcomes)};
-      return {"skipped", msg, {}};
+                                        " workflow(s) are invalid", std::move(outcomes), nullptr};
+      Answer a{"skipped", msg, {}, nullptr};
+      if (req_.event == "push" || req_.event == "pull_request")
+        a.trigger = {{"event", req_.event}, {"ref", req_.ref}, {"base_ref", req_.base_ref},
+                     {"sha", req_.sha}};
+      return a;
     }
 
     for (auto& [index, wf] : to_run) {

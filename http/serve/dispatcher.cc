@@ -69,6 +69,20 @@ std::string describe(const std::string& status, const std::string& message) {
   return "the run failed: " + status;
 }
 
+/// True when result.json says its `skipped` depends only on the commit and the event, and
+/// names exactly this run's event, ref, base ref and sha (see docs/serve.md, skip decisions).
+bool skip_is_reusable(const json& result, const RunRequest& r) {
+  if (r.event != "push" && r.event != "pull_request") return false;
+  auto t = result.find("trigger");
+  if (t == result.end() || !t->is_object()) return false;
+  auto field = [&](const char* k) {
+    auto v = t->find(k);
+    return v != t->end() && v->is_string() ? v->get<std::string>() : std::string();
+  };
+  return field("event") == r.event && field("ref") == r.ref && field("base_ref") == r.base_ref &&
+         r.sha.size() == 40 && field("sha") == r.sha;
+}
+
 }  // namespace
 
 struct Dispatcher::Child {
@@ -239,6 +253,9 @@ void Dispatcher::finish(std::int64_t id, Child& c) {
     if (j.is_object() && j.contains("status") && j["status"].is_string()) {
       status = j["status"].get<std::string>();
       if (j.contains("message") && j["message"].is_string()) message = j["message"].get<std::string>();
+      if (status == "skipped" && skip_is_reusable(j, c.run.request))
+        if (auto s = queue_.remember_skip(id, c.run.request); !s)
+          log_("run " + std::to_string(id) + ": cannot record the skip decision: " + s.error().str());
     }
   }
   static const std::vector<std::string> kKnown = {"success", "failure", "error", "skipped", "cancelled"};

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <nlohmann/json.hpp>
 
 #include "base/fd.h"
@@ -59,6 +60,15 @@ CREATE TABLE IF NOT EXISTS outbox(
   done INTEGER NOT NULL DEFAULT 0,  -- 0 pending, 1 sent, 2 given up, 3 superseded
   last_error TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(done, next_try);
+CREATE TABLE IF NOT EXISTS skip_decisions(
+  repo TEXT NOT NULL COLLATE NOCASE,
+  event TEXT NOT NULL,
+  ref TEXT NOT NULL,
+  base_ref TEXT NOT NULL,
+  sha TEXT NOT NULL,
+  run_id INTEGER NOT NULL,
+  decided REAL NOT NULL,
+  PRIMARY KEY(repo, event, ref, base_ref, sha)) WITHOUT ROWID;
 )sql";
 
 const char* const kRunColumns =
@@ -80,6 +90,16 @@ bool is_final_status(const std::string& s) {
 struct Queue::Impl {
   std::string path;
   Db db;
+
+  // submit() hands its work to the writer thread through this list.
+  struct Pending {
+    Submission in;
+    std::optional<Result<Submitted>> out;
+  };
+  std::mutex wmu;
+  std::condition_variable work_cv, done_cv;
+  std::vector<Pending*> pending;
+  bool stopping = false;
 
   Error db_error(const std::string& what) const {
     return Error(what + ": " + sqlite3_errmsg(db.get()) + " (" + path + ")");
@@ -209,9 +229,101 @@ Status insert_report(Queue::Impl& impl, std::int64_t run_id, const Report& r, do
   return s.run();
 }
 
+/// Adds a column that an older queue.db lacks.
+Status add_column(Queue::Impl& impl, const char* table, const char* column, const char* decl) {
+  Stmt s(impl, (std::string("SELECT 1 FROM pragma_table_info('") + table + "') WHERE name = ?").c_str());
+  s.bind(1, std::string(column));
+  if (s.step()) return {};
+  if (s.failed()) return s.error();
+  std::string sql = std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + decl;
+  return impl.exec(sql.c_str(), "upgrading the run queue's tables");
+}
+
+/// The answer for a delivery whose runs a skip decision covers ("" when one is not covered).
+Result<std::string> known_skip(Queue::Impl& impl, const std::vector<RunRequest>& runs) {
+  std::string why;
+  for (const RunRequest& r : runs) {
+    if (r.event != "push" && r.event != "pull_request") return std::string();
+    Stmt s(impl,
+           "SELECT run_id FROM skip_decisions WHERE repo = ? AND event = ? AND ref = ? AND "
+           "base_ref = ? AND sha = ?");
+    s.bind(1, r.repo).bind(2, r.event).bind(3, r.ref).bind(4, r.base_ref).bind(5, r.sha);
+    if (!s.step()) {
+      if (s.failed()) return s.error();
+      return std::string();
+    }
+    const std::string what = r.event == "push" ? r.ref : "a pull request into " + r.base_ref;
+    why += (why.empty() ? "" : "; ") + std::string("no workflow's on: matches ") + what + " at " +
+           r.sha + " (decided by run " + std::to_string(s.i64(0)) + ")";
+  }
+  return why;
+}
+
+/// One submission, inside the writer's transaction (and its own savepoint).
+Result<Submitted> record_one(Queue::Impl& impl, const Submission& in, double now) {
+  Submitted out;
+  if (!in.delivery.empty()) {
+    Stmt s(impl, "SELECT runs, ignored FROM deliveries WHERE guid = ?");
+    s.bind(1, in.delivery);
+    if (s.step()) {
+      out.duplicate = true;
+      out.ignored = s.text(1);
+      auto j = json::parse(s.text(0), nullptr, false);
+      if (j.is_array())
+        for (const auto& v : j)
+          if (v.is_number_integer()) out.runs.push_back(v.get<std::int64_t>());
+      return out;
+    }
+    if (s.failed()) return s.error();
+  }
+  if (in.use_decisions && !in.runs.empty()) {
+    auto why = known_skip(impl, in.runs);
+    if (!why) return why.error();
+    out.ignored = *why;
+  }
+  if (out.ignored.empty()) {
+    for (size_t i = 0; i < in.runs.size(); ++i) {
+      const RunRequest& r = in.runs[i];
+      json inputs = json::object();
+      for (const auto& [k, v] : r.inputs) inputs[k] = v;
+      Stmt s(impl,
+             "INSERT INTO runs(delivery, event, repo, clone_url, sha, ref, base_ref, workflow, "
+             "inputs, payload, status, queued) VALUES (?,?,?,?,?,?,?,?,?,?,'queued',?)");
+      s.bind(1, r.delivery).bind(2, r.event).bind(3, r.repo).bind(4, r.clone_url).bind(5, r.sha);
+      s.bind(6, r.ref).bind(7, r.base_ref).bind(8, r.workflow).bind(9, inputs.dump());
+      s.bind(10, r.payload).bind(11, now);
+      if (auto st = s.run(); !st) return st.error();
+      const std::int64_t id = sqlite3_last_insert_rowid(impl.db.get());
+      out.runs.push_back(id);
+      if (i < in.reports.size() && !in.reports[i].state.empty()) {
+        Report rep = in.reports[i];
+        // The target URL names the run, known only now.
+        if (!rep.target_url.empty() && rep.target_url.back() == '/') rep.target_url += std::to_string(id);
+        if (auto st = insert_report(impl, id, rep, now); !st) return st.error();
+      }
+    }
+  }
+  if (!in.delivery.empty()) {
+    Stmt s(impl, "INSERT INTO deliveries(guid, event, received, runs, ignored) VALUES (?,?,?,?,?)");
+    s.bind(1, in.delivery).bind(2, in.event).bind(3, now).bind(4, json(out.runs).dump());
+    s.bind(5, out.ignored);
+    if (auto st = s.run(); !st) return st.error();
+  }
+  return out;
+}
+
 }  // namespace
 
-Queue::~Queue() = default;
+Queue::~Queue() {
+  if (impl_) {
+    {
+      std::lock_guard lock(impl_->wmu);
+      impl_->stopping = true;
+    }
+    impl_->work_cv.notify_all();
+  }
+  if (writer_.joinable()) writer_.join();
+}
 
 Result<std::unique_ptr<Queue>> Queue::open(const std::string& state_dir) {
   if (state_dir.empty()) return Error("no state directory given");
@@ -226,8 +338,72 @@ Result<std::unique_ptr<Queue>> Queue::open(const std::string& state_dir) {
   Tx t(*q->impl_);
   if (!t.begun()) return t.begun().error();
   if (auto s = q->impl_->exec(kSchema, "creating the run queue's tables"); !s) return s.error();
+  if (auto s = add_column(*q->impl_, "deliveries", "ignored", "TEXT NOT NULL DEFAULT ''"); !s)
+    return s.error();
   if (auto s = t.commit(); !s) return s.error();
+  q->writer_ = std::thread([p = q.get()] { p->write_loop(); });
   return q;
+}
+
+Result<Submitted> Queue::submit(Submission in) {
+  Impl::Pending p{std::move(in), std::nullopt};
+  std::unique_lock lock(impl_->wmu);
+  if (impl_->stopping) return Error("the run queue is closing");
+  impl_->pending.push_back(&p);
+  impl_->work_cv.notify_one();
+  impl_->done_cv.wait(lock, [&] { return p.out.has_value(); });
+  return std::move(*p.out);
+}
+
+void Queue::write_loop() {
+  Impl& impl = *impl_;
+  std::vector<Impl::Pending*> batch;
+  while (true) {
+    {
+      std::unique_lock lock(impl.wmu);
+      impl.work_cv.wait(lock, [&] { return impl.stopping || !impl.pending.empty(); });
+      if (impl.pending.empty()) return;  // stopping, and nothing left to write
+      batch.swap(impl.pending);
+    }
+    // Everything that arrived while the last commit was syncing goes into this one.
+    std::vector<Result<Submitted>> results;
+    results.reserve(batch.size());
+    {
+      std::lock_guard db_lock(mu_);
+      Tx t(impl);
+      if (!t.begun()) {
+        for (size_t i = 0; i < batch.size(); ++i) results.emplace_back(t.begun().error());
+      } else {
+        const double now = now_seconds();
+        for (Impl::Pending* p : batch) {
+          // A savepoint each: one bad delivery does not undo the others.
+          if (auto st = impl.exec("SAVEPOINT one", "recording a delivery"); !st) {
+            results.emplace_back(st.error());
+            continue;
+          }
+          auto r = record_one(impl, p->in, now);
+          if (r) {
+            (void)impl.exec("RELEASE one", "recording a delivery");
+          } else {
+            (void)impl.exec("ROLLBACK TO one", "recording a delivery");
+            (void)impl.exec("RELEASE one", "recording a delivery");
+          }
+          results.push_back(std::move(r));
+        }
+        if (Status committed = t.commit(); !committed) {
+          (void)impl.exec("ROLLBACK", "rolling back");  // a failed COMMIT leaves it open
+          for (auto& r : results)
+            if (r) r = committed.error();
+        }
+      }
+    }
+    {
+      std::lock_guard lock(impl.wmu);
+      for (size_t i = 0; i < batch.size(); ++i) batch[i]->out.emplace(std::move(results[i]));
+    }
+    impl.done_cv.notify_all();
+    batch.clear();
+  }
 }
 
 Result<std::vector<std::int64_t>> Queue::enqueue(const std::string& delivery,
@@ -235,53 +411,20 @@ Result<std::vector<std::int64_t>> Queue::enqueue(const std::string& delivery,
                                                  const std::vector<RunRequest>& runs,
                                                  const std::vector<Report>& reports,
                                                  bool* duplicate) {
+  auto r = submit(Submission{delivery, event, runs, reports, false});
+  if (!r) return r.error();
+  *duplicate = r->duplicate;
+  return std::move(r->runs);
+}
+
+Status Queue::remember_skip(std::int64_t run_id, const RunRequest& r) {
   std::lock_guard lock(mu_);
-  Impl& impl = *impl_;
-  *duplicate = false;
-  Tx t(impl);
-  if (!t.begun()) return t.begun().error();
-  std::vector<std::int64_t> ids;
-  if (!delivery.empty()) {
-    Stmt s(impl, "SELECT runs FROM deliveries WHERE guid = ?");
-    s.bind(1, delivery);
-    if (s.step()) {
-      *duplicate = true;
-      auto j = json::parse(s.text(0), nullptr, false);
-      if (j.is_array())
-        for (const auto& v : j)
-          if (v.is_number_integer()) ids.push_back(v.get<std::int64_t>());
-      return ids;
-    }
-    if (s.failed()) return s.error();
-  }
-  const double now = now_seconds();
-  for (size_t i = 0; i < runs.size(); ++i) {
-    const RunRequest& r = runs[i];
-    json inputs = json::object();
-    for (const auto& [k, v] : r.inputs) inputs[k] = v;
-    Stmt s(impl,
-           "INSERT INTO runs(delivery, event, repo, clone_url, sha, ref, base_ref, workflow, inputs, "
-           "payload, status, queued) VALUES (?,?,?,?,?,?,?,?,?,?,'queued',?)");
-    s.bind(1, r.delivery).bind(2, r.event).bind(3, r.repo).bind(4, r.clone_url).bind(5, r.sha);
-    s.bind(6, r.ref).bind(7, r.base_ref).bind(8, r.workflow).bind(9, inputs.dump());
-    s.bind(10, r.payload).bind(11, now);
-    if (auto st = s.run(); !st) return st.error();
-    const std::int64_t id = sqlite3_last_insert_rowid(impl.db.get());
-    ids.push_back(id);
-    if (i < reports.size() && !reports[i].state.empty()) {
-      Report rep = reports[i];
-      // The target URL names the run, known only now.
-      if (!rep.target_url.empty() && rep.target_url.back() == '/') rep.target_url += std::to_string(id);
-      if (auto st = insert_report(impl, id, rep, now); !st) return st.error();
-    }
-  }
-  if (!delivery.empty()) {
-    Stmt s(impl, "INSERT INTO deliveries(guid, event, received, runs) VALUES (?,?,?,?)");
-    s.bind(1, delivery).bind(2, event).bind(3, now).bind(4, json(ids).dump());
-    if (auto st = s.run(); !st) return st.error();
-  }
-  if (auto st = t.commit(); !st) return st.error();
-  return ids;
+  Stmt s(*impl_,
+         "INSERT OR IGNORE INTO skip_decisions(repo, event, ref, base_ref, sha, run_id, decided) "
+         "VALUES (?,?,?,?,?,?,?)");
+  s.bind(1, r.repo).bind(2, r.event).bind(3, r.ref).bind(4, r.base_ref).bind(5, r.sha);
+  s.bind(6, run_id).bind(7, now_seconds());
+  return s.run();
 }
 
 Result<std::vector<RunRow>> Queue::start_queued(int n) {

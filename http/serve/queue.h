@@ -1,7 +1,10 @@
 #pragma once
 // The durable run queue of `wfrun serve`: STATE/serve/queue.db (SQLite, WAL, synchronous=FULL),
-// holding deliveries (by X-GitHub-Delivery), runs and the outbox of commit statuses to post.
+// holding deliveries (by X-GitHub-Delivery), runs, the outbox of commit statuses to post and
+// the skip decisions (commits whose workflows start nothing for an event).
 // Thread-safe: one connection behind a mutex (HTTP workers, dispatcher and reporter share it).
+// Deliveries are written by one writer thread in group commits: every delivery waiting when a
+// commit starts goes into the same transaction, so one fsync answers them all.
 
 #include <cstdint>
 #include <map>
@@ -9,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/error.h"
@@ -73,6 +77,24 @@ struct Report {
   }
 };
 
+/// A delivery (or a manual trigger) to record with its runs; see Queue::submit.
+struct Submission {
+  std::string delivery;  // X-GitHub-Delivery; "" for manual runs (never a duplicate)
+  std::string event;
+  std::vector<RunRequest> runs;
+  std::vector<Report> reports;  // reports[i] (if its state is set) is queued for runs[i]
+  /// Consult the skip decisions: when every run's (repo, event, ref, base ref, sha) is known
+  /// to start no workflow, the delivery is recorded and no run is queued.
+  bool use_decisions = false;
+};
+
+/// What submit() recorded.
+struct Submitted {
+  std::vector<std::int64_t> runs;  // the runs queued (a duplicate: the original delivery's)
+  bool duplicate = false;          // the delivery id was known: nothing new was recorded
+  std::string ignored;  // not "": recorded, not run, and why (a known skip decision)
+};
+
 /// Filters for list().
 struct RunFilter {
   std::string status;
@@ -89,12 +111,19 @@ class Queue {
   Queue(const Queue&) = delete;
   Queue& operator=(const Queue&) = delete;
 
-  /// Records a delivery and its runs (and their pending statuses) in one transaction. When
-  /// `delivery` is already known nothing is recorded: `*duplicate` is set and the ids are the
-  /// original runs'. `reports[i]` (if its state is set) is queued for `runs[i]`.
+  /// Records a delivery and its runs (and their pending statuses), durably, before it returns.
+  /// When `delivery` is already known nothing is recorded: `duplicate` is set and the ids are
+  /// the original runs'. Concurrent calls share one transaction (group commit).
+  Result<Submitted> submit(Submission s);
+  /// submit() without the skip decisions; `*duplicate` as Submitted::duplicate.
   Result<std::vector<std::int64_t>> enqueue(const std::string& delivery, const std::string& event,
                                             const std::vector<RunRequest>& runs,
                                             const std::vector<Report>& reports, bool* duplicate);
+
+  /// Remembers that run `run_id` (for `r`) found no workflow whose `on:` matches: a later
+  /// delivery for the same (repo, event, ref, base ref, sha) is recorded and not run. The
+  /// first decision for a key stays.
+  Status remember_skip(std::int64_t run_id, const RunRequest& r);
 
   /// Marks up to `n` queued runs (oldest first) running and returns them.
   Result<std::vector<RunRow>> start_queued(int n);
@@ -130,12 +159,14 @@ class Queue {
   /// The earliest next_try of a pending report (0 when none).
   Result<double> next_report_time();
 
-  struct Impl;  // the connection (queue.cc)
+  struct Impl;  // the connection and the writer's hand-over list (queue.cc)
 
  private:
   Queue() = default;
+  void write_loop();
   std::unique_ptr<Impl> impl_;
   std::mutex mu_;
+  std::thread writer_;  // group commits of submit()
 };
 
 double now_seconds();

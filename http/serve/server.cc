@@ -124,18 +124,19 @@ void Server::Impl::webhook(const httplib::Request& req, const std::string& body,
   ConfigPtr cfg = config.get();
   WebhookDecision w = decide(*cfg, d);
   if (w.status == 202 && !w.runs.empty()) {
-    bool duplicate = false;
-    auto ids = queue->enqueue(d.id, d.event, w.runs, w.reports, &duplicate);
-    if (!ids) {
-      log("webhook: cannot record delivery " + d.id + ": " + ids.error().str());
+    // Recorded (group commit) before the answer; a known skip decision records it unrun.
+    auto got = queue->submit(Submission{d.id, d.event, std::move(w.runs), std::move(w.reports), true});
+    if (!got) {
+      log("webhook: cannot record delivery " + d.id + ": " + got.error().str());
       metrics.delivery(d.event, "error");
       return reply(res, 503, {{"error", "cannot record the delivery; redeliver it later"}});
     }
-    json body = {{"runs", *ids}};
+    const bool duplicate = got->duplicate;
+    json body = got->ignored.empty() ? json{{"runs", got->runs}} : json{{"ignored", got->ignored}};
     if (duplicate) body["duplicate"] = true;
     w.body = body.dump();
-    w.result = duplicate ? "duplicate" : "queued";
-    if (!duplicate) {
+    w.result = duplicate ? "duplicate" : !got->ignored.empty() ? "known_skip" : "queued";
+    if (!duplicate && got->ignored.empty()) {
       dispatcher->wake();
       reporter->wake();
     }

@@ -396,6 +396,9 @@ TEST_F(ServeRunTest, NoMatchingWorkflowIsSkipped) {
   EXPECT_EQ(res["status"], "skipped");
   EXPECT_EQ(res["message"], "push to refs/heads/feature: no workflow's 'on:' matched");
   EXPECT_TRUE(res["workflows"].empty());
+  // What the decision depends on, so that wfrun serve can reuse it (docs/serve.md).
+  EXPECT_EQ(res["trigger"], json({{"event", "push"}, {"ref", "refs/heads/feature"},
+                                  {"base_ref", ""}, {"sha", sha}}));
   EXPECT_FALSE(fs::exists(state_ / "runs/1"));  // nothing ran
 
   // A tag: main.yaml names only branches.

@@ -1,0 +1,373 @@
+// `wfrun serve`'s write path: the queue's group commit (many deliveries at once, duplicates
+// inside one batch), the skip decisions (a push no workflow listens to is recorded, not run,
+// once a run has decided it), and the same through a real `wfrun serve` process whose runs are
+// carried out by tests/serve/fake-serve-run.sh in its `skip` modes (a stand-in for
+// `wfrun serve-run`, whose own `trigger` field is tested in tests/cli/serve_run_test.cc).
+
+#include <fcntl.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "http/serve/queue.h"
+#include "http/serve/signature.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace wfrun::serve;
+
+namespace {
+
+const char* const kSecret = "test-webhook-secret";
+const char* const kToken = "test-api-token";
+const std::string kSha1 = "0123456789abcdef0123456789abcdef01234567";
+const std::string kSha2 = "89abcdef0123456789abcdef0123456789abcdef";
+
+/// A scratch folder, removed when the test passed.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/wfrun-serve-cache-XXXXXX";
+    path_ = ::mkdtemp(tmpl) ? tmpl : "";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty() && !::testing::Test::HasFailure()) fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+RunRequest push_run(const std::string& delivery, const std::string& ref, const std::string& sha) {
+  RunRequest r;
+  r.delivery = delivery;
+  r.event = "push";
+  r.repo = "Codertocat/Hello-World";
+  r.clone_url = "https://github.com/Codertocat/Hello-World.git";
+  r.ref = ref;
+  r.sha = sha;
+  return r;
+}
+
+Submission push(const std::string& delivery, const std::string& ref = "refs/heads/quiet",
+                const std::string& sha = kSha1) {
+  return Submission{delivery, "push", {push_run(delivery, ref, sha)}, {}, true};
+}
+
+// ---- the queue ----
+
+TEST(GroupCommit, ConcurrentDeliveriesEachGetTheirRunAndDuplicatesTheOriginal) {
+  TempDir dir;
+  auto q = Queue::open(dir.path());
+  ASSERT_TRUE(q) << q.error().str();
+  constexpr int kThreads = 16, kEach = 25;
+  std::mutex mu;
+  std::set<std::int64_t> ids;
+  std::vector<std::vector<std::int64_t>> shared_answers;
+  int failures = 0, duplicates = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        // Every thread also sends one delivery id that all of them share, at the same time:
+        // it lands in one batch more than once, and only the first may queue a run.
+        const bool shared = i == 5;
+        auto r = (*q)->submit(push(shared ? "shared" : "d-" + std::to_string(t) + "-" + std::to_string(i)));
+        std::lock_guard lock(mu);
+        if (!r) {
+          ++failures;
+          continue;
+        }
+        if (shared) shared_answers.push_back(r->runs);
+        if (r->duplicate) {
+          ++duplicates;
+          continue;
+        }
+        for (auto id : r->runs) EXPECT_TRUE(ids.insert(id).second) << "run " << id << " twice";
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(duplicates, kThreads - 1);
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kThreads * (kEach - 1) + 1));
+  ASSERT_EQ(shared_answers.size(), static_cast<size_t>(kThreads));
+  for (const auto& a : shared_answers) EXPECT_EQ(a, shared_answers.front());
+  auto counts = (*q)->count_by_status();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ((*counts)["queued"], kThreads * (kEach - 1) + 1);
+
+  // All of it was committed: a second connection (a restarted server) sees every run.
+  q->reset();
+  auto again = Queue::open(dir.path());
+  ASSERT_TRUE(again);
+  auto rows = (*again)->list(RunFilter{"", "", 0, 500});
+  ASSERT_TRUE(rows);
+  EXPECT_EQ(rows->size(), ids.size());
+}
+
+TEST(SkipDecisions, AKnownSkipIsRecordedNotRun) {
+  TempDir dir;
+  auto q = Queue::open(dir.path());
+  ASSERT_TRUE(q) << q.error().str();
+  // Nothing decided yet: the push queues a run.
+  auto r = (*q)->submit(push("g1"));
+  ASSERT_TRUE(r) << r.error().str();
+  ASSERT_EQ(r->runs, std::vector<std::int64_t>{1});
+  EXPECT_EQ(r->ignored, "");
+  // Run 1 found no workflow whose on: matches.
+  ASSERT_TRUE((*q)->remember_skip(1, push_run("g1", "refs/heads/quiet", kSha1)));
+
+  r = (*q)->submit(push("g2"));
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->runs.empty());
+  EXPECT_FALSE(r->duplicate);
+  EXPECT_EQ(r->ignored, "no workflow's on: matches refs/heads/quiet at " + kSha1 + " (decided by run 1)");
+  // Its redelivery is a duplicate of a recorded, unrun delivery.
+  r = (*q)->submit(push("g2"));
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->duplicate);
+  EXPECT_TRUE(r->runs.empty());
+  EXPECT_EQ(r->ignored, "no workflow's on: matches refs/heads/quiet at " + kSha1 + " (decided by run 1)");
+  // Another sha, another ref, or the decisions not asked for: a run each.
+  r = (*q)->submit(push("g3", "refs/heads/quiet", kSha2));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->runs, std::vector<std::int64_t>{2});
+  r = (*q)->submit(push("g4", "refs/heads/main", kSha1));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->runs, std::vector<std::int64_t>{3});
+  Submission plain = push("g5");
+  plain.use_decisions = false;
+  r = (*q)->submit(plain);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->runs, std::vector<std::int64_t>{4});
+  // A manual run is never a known skip.
+  RunRequest manual = push_run("", "refs/heads/quiet", kSha1);
+  manual.event = "manual";
+  r = (*q)->submit(Submission{"", "manual", {manual}, {}, true});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->runs, std::vector<std::int64_t>{5});
+  // A pull request into a branch nothing listens to; the repository's name in any case.
+  RunRequest pr = push_run("p1", "refs/pull/7/head", kSha2);
+  pr.event = "pull_request";
+  pr.base_ref = "refs/heads/quiet";
+  ASSERT_TRUE((*q)->remember_skip(9, pr));
+  pr.repo = "codertocat/hello-world";
+  pr.delivery = "p2";
+  r = (*q)->submit(Submission{"p2", "pull_request", {pr}, {}, true});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->ignored, "no workflow's on: matches a pull request into refs/heads/quiet at " + kSha2 +
+                            " (decided by run 9)");
+
+  // The decisions are durable: a restarted server still knows them.
+  q->reset();
+  auto again = Queue::open(dir.path());
+  ASSERT_TRUE(again);
+  r = (*again)->submit(push("g6"));
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->runs.empty());
+  EXPECT_NE(r->ignored, "");
+  auto counts = (*again)->count_by_status();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ((*counts)["queued"], 5);
+}
+
+TEST(SkipDecisions, AnOlderQueueIsUpgraded) {
+  // queue.db as the first `wfrun serve` wrote it: deliveries without the `ignored` column.
+  TempDir dir;
+  fs::create_directories(dir.path() / "serve/runs");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() / "serve/queue.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE deliveries(guid TEXT PRIMARY KEY, event TEXT NOT NULL, "
+                         "received REAL NOT NULL, runs TEXT NOT NULL DEFAULT '[]');"
+                         "INSERT INTO deliveries VALUES ('old', 'push', 1, '[7]');",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto q = Queue::open(dir.path());
+  ASSERT_TRUE(q) << q.error().str();
+  auto r = (*q)->submit(push("old"));
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_TRUE(r->duplicate);
+  EXPECT_EQ(r->runs, std::vector<std::int64_t>{7});
+  EXPECT_EQ(r->ignored, "");
+  r = (*q)->submit(push("new"));
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_EQ(r->runs.size(), 1u);
+}
+
+// ---- a real server ----
+
+const json& push_example() {
+  static const json j = [] {
+    std::ifstream in(std::string(WFRUN_SOURCE_DIR) +
+                     "/node_modules/@octokit/webhooks-examples/api.github.com/index.json");
+    if (!in) return json();
+    json all = json::parse(in);
+    int n = 4;  // refs/heads/master created with one commit (as in serve_test.cc)
+    for (const auto& e : all)
+      if (e["name"] == "push")
+        for (const auto& x : e["examples"])
+          if (n-- == 0) return x;
+    return json();
+  }();
+  return j;
+}
+
+/// `wfrun serve` in `dir` with the fake runner in `mode`; killed at the end.
+class Server {
+ public:
+  Server(const fs::path& dir, const std::string& mode) : dir_(dir) {
+    std::ofstream(dir_ / "secret") << kSecret << "\n";
+    std::ofstream(dir_ / "tokens") << kToken << "\n";
+    std::ofstream(dir_ / "server.yaml")
+        << "listen: 127.0.0.1:0\nwebhook: {secret-file: secret}\napi: {tokens-file: tokens}\n"
+        << "state-dir: state\nrunner: [/bin/sh, " << WFRUN_FAKE_RUNNER << ", " << mode << "]\n"
+        << "repositories: [Codertocat/Hello-World]\n";
+  }
+  ~Server() { stop(); }
+
+  bool start() {
+    int out[2];
+    if (::pipe(out) != 0) return false;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], 1);
+      int err = ::open((dir_ / "server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      ::dup2(err, 2);
+      ::close(out[0]);
+      if (::chdir(dir_.c_str()) != 0) ::_exit(126);
+      ::execl(WFRUN_BIN, WFRUN_BIN, "serve", "--config", "server.yaml", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    std::string line;
+    char c;
+    while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
+    ::close(out[0]);
+    auto at = line.rfind("port ");
+    if (at == std::string::npos) return false;
+    port_ = std::stoi(line.substr(at + 5));
+    return true;
+  }
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  /// POSTs a signed push delivery; returns status and body.
+  std::pair<int, json> deliver(const std::string& body, const std::string& guid) const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(20, 0);
+    auto r = c.Post("/webhook",
+                    {{"X-GitHub-Event", "push"},
+                     {"X-GitHub-Delivery", guid},
+                     {"X-Hub-Signature-256", "sha256=" + hmac_sha256_hex(kSecret, body)}},
+                    body, "application/json");
+    if (!r) return {0, json()};
+    return {r->status, json::parse(r->body, nullptr, false)};
+  }
+  std::string get(const std::string& path) const {
+    httplib::Client c("127.0.0.1", port_);
+    auto r = c.Get(path.c_str(), {{"Authorization", std::string("Bearer ") + kToken}});
+    return r && r->status == 200 ? r->body : "";
+  }
+  /// Waits (up to 60 s) until run `id` has ended; returns its status.
+  std::string wait_final(std::int64_t id) const {
+    for (int i = 0; i < 600; ++i) {
+      json r = json::parse(get("/api/runs/" + std::to_string(id)), nullptr, false);
+      if (r.is_object() && is_final_status(r.value("status", ""))) return r["status"];
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return "timeout";
+  }
+  size_t run_count() const {
+    json l = json::parse(get("/api/runs?limit=500"), nullptr, false);
+    return l.is_object() ? l["runs"].size() : 0;
+  }
+
+ private:
+  fs::path dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+#define REQUIRE_EXAMPLE()                                                           \
+  if (push_example().is_null()) {                                                   \
+    if (std::getenv("WFRUN_REQUIRE_NPM")) FAIL() << "node_modules is missing";      \
+    GTEST_SKIP() << "node_modules/@octokit/webhooks-examples is missing (npm ci)"; \
+  }
+
+TEST(ServeSkipDecisions, APushNobodyListensToRunsOnce) {
+  REQUIRE_EXAMPLE();
+  TempDir dir;
+  Server s(dir.path(), "skip");
+  ASSERT_TRUE(s.start()) << "see " << dir.path() / "server.log";
+  const json p = push_example();
+  const std::string body = p.dump(), sha = p["after"];
+  auto [code, answer] = s.deliver(body, "guid-1");
+  ASSERT_EQ(code, 202);
+  EXPECT_EQ(answer, json::parse(R"({"runs":[1]})"));
+  ASSERT_EQ(s.wait_final(1), "skipped");
+
+  // The same push again (GitHub's "redeliver" gives a new id too): recorded, not run.
+  const std::string why = "no workflow's on: matches refs/heads/master at " + sha + " (decided by run 1)";
+  std::tie(code, answer) = s.deliver(body, "guid-2");
+  EXPECT_EQ(code, 202);
+  EXPECT_EQ(answer, json({{"ignored", why}}));
+  std::tie(code, answer) = s.deliver(body, "guid-2");
+  EXPECT_EQ(answer, json({{"ignored", why}, {"duplicate", true}}));
+  EXPECT_EQ(s.run_count(), 1u);
+  // Another commit on that branch is a new question.
+  json other = p;
+  other["after"] = kSha2;
+  std::tie(code, answer) = s.deliver(other.dump(), "guid-3");
+  EXPECT_EQ(answer, json::parse(R"({"runs":[2]})"));
+  EXPECT_EQ(s.wait_final(2), "skipped");
+  const std::string metrics = s.get("/metrics");
+  EXPECT_NE(metrics.find("wfrun_webhook_deliveries_total{event=\"push\",result=\"known_skip\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("wfrun_webhook_deliveries_total{event=\"push\",result=\"queued\"} 2"),
+            std::string::npos)
+      << metrics;
+
+  // Kept across a restart.
+  s.stop();
+  ASSERT_TRUE(s.start());
+  std::tie(code, answer) = s.deliver(body, "guid-4");
+  EXPECT_EQ(answer, json({{"ignored", why}}));
+  EXPECT_EQ(s.run_count(), 2u);
+}
+
+TEST(ServeSkipDecisions, ASkipThatDoesNotSayWhyIsNotReused) {
+  REQUIRE_EXAMPLE();
+  // A result.json without `trigger` (an older serve-run): the next delivery still runs.
+  TempDir dir;
+  Server s(dir.path(), "skip-untagged");
+  ASSERT_TRUE(s.start()) << "see " << dir.path() / "server.log";
+  const std::string body = push_example().dump();
+  EXPECT_EQ(s.deliver(body, "guid-1").second, json::parse(R"({"runs":[1]})"));
+  ASSERT_EQ(s.wait_final(1), "skipped");
+  EXPECT_EQ(s.deliver(body, "guid-2").second, json::parse(R"({"runs":[2]})"));
+  EXPECT_EQ(s.wait_final(2), "skipped");
+}
+
+}  // namespace
