@@ -58,6 +58,7 @@ jobs:
       username: alice
       password: secret:pw
 YAML
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for i in $(seq 1 "$reps"); do
   bash "$githttp" new-repo "$work/srv" "wfrun-$i"
   bash "$githttp" new-repo "$work/srv" "git-$i"
@@ -95,7 +96,9 @@ out=$work/section.md
   echo "| git | $g | $(awk -v k="$gr" 'BEGIN{printf "%.0f", k/1024}') |"
   echo
   echo "wfrun / git wall time: **${ratio}x** (goal ≤ 1.2x: $verdict_time). wfrun's peak RSS"
-  echo "goal < 200 MB: $verdict_rss. $(machine_line)"
+  echo "goal < 200 MB: $verdict_rss. $(machine_line) Load average (1, 5, 15 min) when the runs"
+  echo "started: $load_start; when they ended: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is"
+  echo "shared with other builds)."
 } > "$out"
 cat "$out"
 write_section commit-push "$out"
