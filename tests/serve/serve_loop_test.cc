@@ -351,6 +351,22 @@ TEST(RunLink, KeyIsAnHmacOfTheRunId) {
   EXPECT_EQ(with_run_key(c, 5, run_link(c, 5)), run_link(c, 5));
 }
 
+TEST(RunLink, LinksSecretFromTheConfig) {
+  char e0[] = "HOOK=hook-secret", e1[] = "LINKS=links-secret";
+  char* env[] = {e0, e1, nullptr};
+  auto c = parse_config("webhook: {secret-env: HOOK}\nlinks: {secret-env: LINKS}\nrepositories: [o/r]\n",
+                        "server.yaml", env);
+  ASSERT_TRUE(c) << c.error().str();
+  EXPECT_EQ(c->link_secret, "links-secret");
+  EXPECT_EQ(run_key(*c, 1), hmac_sha256_hex("links-secret", "run:1").substr(0, 32));
+  c = parse_config("webhook: {secret-env: HOOK}\nrepositories: [o/r]\n", "server.yaml", env);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(run_key(*c, 1), hmac_sha256_hex("hook-secret", "run:1").substr(0, 32));
+  c = parse_config("webhook: {secret-env: HOOK}\nlinks: {secret: x}\nrepositories: [o/r]\n", "server.yaml", env);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().str().substr(0, 45), "server.yaml:2:9: links: unknown key 'secret' ");
+}
+
 TEST(RunLink, PageEscapesEverything) {
   json run = {{"id", 3},
               {"status", "failure"},
