@@ -145,6 +145,8 @@ Status release_large_files(const CommitArgs& a, const git::RemoteOptions& remote
   std::string manifest =
       (std::filesystem::path(a.push.work_dir).parent_path() / "large-files.md").string();
   {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(manifest).parent_path(), ec);
     std::ofstream out(manifest, std::ios::binary | std::ios::trunc);
     out << http::large_files_manifest(*repo, http::kLargeFilesTag, *published);
     if (!out.flush()) return Error("cannot write " + manifest);
