@@ -122,10 +122,13 @@ class ConfigReader {
     out = resolve(out);
     return {};
   }
-  Status url(const YAML::Node& v, const std::string& key, std::string& out) {
+  /// `allow_file`: also file:///ABSOLUTE/PATH (a repository on this machine).
+  Status url(const YAML::Node& v, const std::string& key, std::string& out, bool allow_file = false) {
     if (auto s = string(v, key, out); !s) return s;
+    if (allow_file && starts_with(out, "file:///")) return {};
     if (!starts_with(out, "http://") && !starts_with(out, "https://"))
-      return err(v, key + ": '" + out + "' is not an http:// or https:// URL");
+      return err(v, key + ": '" + out + "' is not an http:// or https:// URL" +
+                        (allow_file ? " (or file:///PATH)" : ""));
     while (!out.empty() && out.back() == '/') out.pop_back();
     return {};
   }
@@ -314,7 +317,7 @@ class ConfigReader {
             r.app.emplace();
             s = app(val, where + ".app", *r.app);
           } else if (key == "clone-url") {
-            s = url(val, where + ".clone-url", r.clone_url);
+            s = url(val, where + ".clone-url", r.clone_url, true);
           } else if (key == "allow-forks") {
             bool b = false;
             s = boolean(val, where + ".allow-forks", b);

@@ -508,6 +508,10 @@ Result<std::unique_ptr<Server>> Server::create(ServerConfig config, std::string 
   } else {
     http = std::make_unique<httplib::Server>();
   }
+  // httplib sends a response's headers and body in two writes: with Nagle's algorithm the body
+  // waits for the client's delayed ACK (~40 ms on Linux) whenever the connection is kept alive.
+  // Set on the listening socket, so every accepted one inherits it.
+  http->set_tcp_nodelay(true);
   if (config.port == 0) {
     int port = http->bind_to_any_port(config.host);
     if (port < 0) return Error("cannot listen on " + config.host + ": " + std::strerror(errno));

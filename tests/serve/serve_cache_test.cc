@@ -22,6 +22,7 @@
 
 #include <gtest/gtest.h>
 
+#include "http/serve/config.h"
 #include "http/serve/queue.h"
 #include "http/serve/signature.h"
 
@@ -209,6 +210,21 @@ TEST(SkipDecisions, AnOlderQueueIsUpgraded) {
   r = (*q)->submit(push("new"));
   ASSERT_TRUE(r) << r.error().str();
   EXPECT_EQ(r->runs.size(), 1u);
+}
+
+TEST(Config, CloneUrlMayBeALocalRepository) {
+  char env0[] = "HOOK=s3cret";
+  char* env[] = {env0, nullptr};
+  auto c = parse_config(
+      "webhook: {secret-env: HOOK}\nrepositories:\n  - repo: o/r\n    clone-url: file:///srv/git/r.git\n",
+      "server.yaml", env);
+  ASSERT_TRUE(c) << c.error().str();
+  EXPECT_EQ(c->repo("o/r")->clone_url, "file:///srv/git/r.git");
+  c = parse_config("webhook: {secret-env: HOOK}\nrepositories:\n  - repo: o/r\n    clone-url: /srv/git/r.git\n",
+                   "server.yaml", env);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().str(), "server.yaml:4:16: repositories[0].clone-url: '/srv/git/r.git' is not an "
+                             "http:// or https:// URL (or file:///PATH)");
 }
 
 // ---- a real server ----

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# bench/webhook: wrk posting one signed `push` for a branch no workflow listens to, each request
+# with its own X-GitHub-Delivery, against `wfrun serve` and against Debian's `webhook`
+# (adnanh/webhook: a payload-hmac-sha256 trigger rule on the same payload, /bin/true as the
+# command), on this machine, in one run. wfrun verifies, parses and records every delivery
+# (SQLite, synchronous=FULL, before the 202); the first delivery runs `wfrun serve-run` once
+# against a local bare repository, which finds no matching `on:` and ends `skipped`, and every
+# later one is answered from that decision without a run.
+# Usage: bench/webhook/run.sh [SECONDS] [REPEATS]
+#   (needs: scripts/install-deps --bench for wrk and webhook; a Release wfrun:
+#    cmake -S . -B build-rel -G Ninja -DCMAKE_BUILD_TYPE=Release && ninja -C build-rel wfrun;
+#    WFRUN=path overrides)
+set -euo pipefail
+WFRUN=${WFRUN:-$(cd "$(dirname "$0")/../.." && pwd)/build-rel/cli/wfrun}  # before lib.sh's default
+source "$(dirname "$0")/../lib.sh"
+secs=${1:-10}
+reps=${2:-3}
+threads=2
+conns=32
+for tool in wrk webhook git curl openssl; do
+  command -v $tool >/dev/null || { echo "bench/webhook: $tool is missing (scripts/install-deps --bench)" >&2; exit 1; }
+done
+[ -x "$WFRUN" ] || { echo "bench/webhook: no wfrun at $WFRUN (build the Release one, or set WFRUN)" >&2; exit 1; }
+examples=$BENCH_ROOT/node_modules/@octokit/webhooks-examples/api.github.com/index.json
+[ -f "$examples" ] || { echo "bench/webhook: $examples is missing (npm ci)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/wfrun-bench-webhook.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+secret=bench-webhook-secret-$RANDOM$RANDOM
+token=bench-api-token-$RANDOM$RANDOM
+printf '%s\n' "$secret" > secret
+printf '%s\n' "$token" > tokens
+
+# --- a repository whose only workflow listens to main; the push is to another branch --------
+git init -q -b main src
+mkdir -p src/.wfrun/workflows
+cat > src/.wfrun/workflows/ci.yaml <<'YAML'
+on:
+  github:
+    branches:
+      only: main
+jobs:
+  test:
+    uses: script@v1
+    with:
+      script: echo this must not run in the benchmark
+YAML
+git -C src add -A
+git -C src -c user.name=bench -c user.email=bench@example.com commit -q -m "ci on main only"
+git clone -q --bare src repo.git
+sha=$(git -C src rev-parse HEAD)
+
+# The real example payload (a push that creates a branch), pointed at the bench repository.
+/usr/bin/python3 - "$examples" "$sha" "$work/repo.git" > body.json <<'PY'
+import json, sys
+examples, sha, url = sys.argv[1], sys.argv[2], sys.argv[3]
+push = [e for e in json.load(open(examples)) if e["name"] == "push"][0]["examples"][4]
+push["ref"] = "refs/heads/bench-unwatched"
+push["after"] = sha
+push["head_commit"]["id"] = sha
+push["head_commit"]["message"] = "ci on main only"
+push["repository"]["full_name"] = "bench/webhook-repo"
+push["repository"]["clone_url"] = "file://" + url
+print(json.dumps(push, separators=(",", ":")), end="")
+PY
+sig="sha256=$(openssl dgst -sha256 -hmac "$secret" -r body.json | cut -d' ' -f1)"
+body_bytes=$(stat -c %s body.json)
+
+cat > post.lua <<'LUA'
+-- One signed push, a fresh X-GitHub-Delivery for every request.
+local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-GitHub-Event"] = "push"
+wrk.headers["User-Agent"] = "GitHub-Hookshot/bench"
+wrk.headers["X-Hub-Signature-256"] = os.getenv("BENCH_SIG")
+local next_id = 1
+function setup(thread)
+  thread:set("tid", next_id)
+  next_id = next_id + 1
+end
+local n = 0
+function request()
+  n = n + 1
+  wrk.headers["X-GitHub-Delivery"] = string.format("%s-%d-%d", os.getenv("BENCH_TAG"), tid, n)
+  return wrk.format()
+end
+LUA
+
+# --- wfrun serve ---------------------------------------------------------------------------
+cat > server.yaml <<YAML
+listen: 127.0.0.1:0
+webhook: {secret-file: secret}
+api: {tokens-file: tokens}
+state-dir: state
+threads: 64
+repositories:
+  - repo: bench/webhook-repo
+    clone-url: file://$work/repo.git
+YAML
+"$WFRUN" serve --config server.yaml > serve.out 2> serve.err &
+wpid=$!; pids+=("$wpid")
+for _ in $(seq 100); do grep -q 'port ' serve.out 2>/dev/null && break; sleep 0.1; done
+wport=$(sed -n "s/.*listening on port \([0-9]*\).*/\1/p" serve.out | head -1)
+[ -n "$wport" ] || { echo "wfrun serve did not start:" >&2; cat serve.err >&2; exit 1; }
+api() { curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$wport$1"; }
+post() {  # post URL DELIVERY: the answer's body
+  curl -s -X POST --data-binary @body.json -H 'Content-Type: application/json' \
+    -H 'X-GitHub-Event: push' -H "X-GitHub-Delivery: $2" -H "X-Hub-Signature-256: $sig" "$1"
+}
+# Prime: the first delivery runs serve-run once; it fetches, finds no matching on:, ends skipped.
+prime=$(post "http://127.0.0.1:$wport/webhook" prime-1)
+[ "$prime" = '{"runs":[1]}' ] || { echo "priming delivery: unexpected answer $prime" >&2; exit 1; }
+for _ in $(seq 300); do api /api/runs/1 | grep -q '"status":"skipped"' && break; sleep 0.1; done
+api /api/runs/1 | grep -q '"status":"skipped"' || { echo "run 1 did not end skipped:" >&2; api /api/runs/1 >&2; cat state/serve/runs/1/log >&2; exit 1; }
+answer=$(post "http://127.0.0.1:$wport/webhook" prime-2)
+case $answer in *'"ignored":"no workflow'*'(decided by run 1)"'*) ;; *) echo "second delivery: $answer" >&2; exit 1 ;; esac
+sleep 1
+rss() { awk -v k="$2:" '$1 == k {print $2}' /proc/"$1"/status; }
+w_idle=$(rss "$wpid" VmRSS)
+
+# --- webhook (adnanh) --------------------------------------------------------------------------
+hport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > hooks.json <<JSON
+[{"id": "push", "execute-command": "/bin/true", "response-message": "ok",
+  "trigger-rule": {"match": {"type": "payload-hmac-sha256", "secret": "$secret",
+                             "parameter": {"source": "header", "name": "X-Hub-Signature-256"}}}}]
+JSON
+webhook -hooks hooks.json -ip 127.0.0.1 -port "$hport" > webhook.log 2>&1 &
+hpid=$!; pids+=("$hpid")
+for _ in $(seq 100); do curl -s "http://127.0.0.1:$hport/" >/dev/null 2>&1 && break; sleep 0.1; done
+[ "$(post "http://127.0.0.1:$hport/hooks/push" check-1)" = ok ] || { echo "webhook did not accept the signed push" >&2; cat webhook.log >&2; exit 1; }
+bad=$(curl -s -X POST --data-binary @body.json -H 'Content-Type: application/json' \
+  -H "X-Hub-Signature-256: sha256=$(printf '0%.0s' $(seq 64))" "http://127.0.0.1:$hport/hooks/push")
+[ "$bad" != ok ] || { echo "webhook accepted a bad signature: the rule is not checked" >&2; exit 1; }
+h_idle=$(rss "$hpid" VmRSS)
+
+# --- load, alternating ---------------------------------------------------------------------------
+load() {  # load NAME URL REP
+  BENCH_BODY=$work/body.json BENCH_SIG=$sig BENCH_TAG="$1-$3" \
+    wrk -t$threads -c$conns -d"${secs}s" --latency -s post.lua "$2" > "wrk-$1-$3.txt"
+  awk -v name="$1" '
+    /Requests\/sec/ {rps = $2}
+    $1 == "50%" {p50 = $2} $1 == "99%" {p99 = $2}
+    /requests in/ {total = $1}
+    /Non-2xx/ {bad = $NF}
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    END {printf "%s %.0f %.2f %.2f %d %d\n", name, rps, ms(p50), ms(p99), total, bad + 0}' "wrk-$1-$3.txt" >> results.txt
+}
+for i in $(seq 1 "$reps"); do
+  load wfrun "http://127.0.0.1:$wport/webhook" "$i"
+  load webhook "http://127.0.0.1:$hport/hooks/push" "$i"
+done
+w_peak=$(rss "$wpid" VmHWM)
+h_peak=$(rss "$hpid" VmHWM)
+w_after=$(rss "$wpid" VmRSS)
+
+runs=$(api '/api/runs?limit=500' | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))')
+depth=$(api /metrics | awk '$1 == "wfrun_queue_depth" {print $2}')
+known=$(api /metrics | awk -F' ' '/result="known_skip"/ {print $2}')
+kill "$wpid"; wait "$wpid" 2>/dev/null || true
+recorded=$(/usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM deliveries").fetchone()[0])' state/serve/queue.db)
+sent=$(awk '$1 == "wfrun" {s += $5} END {print s}' results.txt)
+
+# Medians over the repeats (by requests/s; p50 and p99 medians of their own).
+med() { awk -v n="$1" -v c="$2" '$1 == n {print $c}' results.txt | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+w_rps=$(med wfrun 2); w_p50=$(med wfrun 3); w_p99=$(med wfrun 4); w_bad=$(awk '$1=="wfrun"{s+=$6} END{print s+0}' results.txt)
+h_rps=$(med webhook 2); h_p50=$(med webhook 3); h_p99=$(med webhook 4); h_bad=$(awk '$1=="webhook"{s+=$6} END{print s+0}' results.txt)
+cat results.txt
+mb() { awk -v k="$1" 'BEGIN {printf "%.1f MB", k / 1024}'; }
+
+out=$(mktemp)
+{
+  echo "## webhook (issue 5)"
+  echo
+  echo "\`bench/webhook/run.sh $secs $reps\`: \`wrk -t$threads -c$conns -d${secs}s --latency\` posting one signed \`push\` (the @octokit/webhooks-examples push that creates a branch, $body_bytes bytes, pointed at a local bare repository) for \`refs/heads/bench-unwatched\`, whose only workflow listens to \`main\`; every request has its own \`X-GitHub-Delivery\`. wfrun (Release build, \`threads: 64\`) and Debian's \`webhook\` $(webhook -version | awk '{print $3}') take turns, $reps rounds each; medians. $(machine_line) Other engineers were building on the same 2 cores during the run, so absolute figures move from run to run; the two servers ran under the same conditions."
+  echo
+  echo "| server | requests/s | p50 latency | p99 latency | non-2xx | idle RSS | peak RSS |"
+  echo "|---|---|---|---|---|---|---|"
+  echo "| wfrun serve | $w_rps | $w_p50 ms | $w_p99 ms | $w_bad | $(mb "$w_idle") | $(mb "$w_peak") |"
+  echo "| webhook (adnanh) | $h_rps | $h_p50 ms | $h_p99 ms | $h_bad | $(mb "$h_idle") | $(mb "$h_peak") |"
+  echo
+  echo "What each does per request. **wfrun**: reads the body, checks the HMAC (constant time), parses the JSON, looks the repository up in the config, then hands the delivery to the queue's writer thread, which records it in SQLite (WAL, \`synchronous=FULL\`) in a transaction shared by every delivery waiting at that moment (group commit, one fsync for all of them) and looks up the skip decision there; the 202 \`{\"ignored\": \"no workflow's on: matches refs/heads/bench-unwatched at SHA (decided by run 1)\"}\` is sent after the commit. **webhook**: reads the body, parses the JSON, checks the HMAC of the rule, answers \`ok\` at once and runs \`/bin/true\` in a goroutine (one fork and exec per request, not awaited); it records nothing."
+  echo
+  echo "wfrun recorded $recorded deliveries: the 2 priming ones, the $sent that wrk saw answered, and those still in flight when wrk stopped; $known of them were answered from run 1's skip decision (/metrics), and the load queued $((runs - 1)) runs (runs in total: $runs, the priming one; queue depth at the end: $depth). RSS: $(mb "$w_idle") idle after the priming run, $(mb "$w_peak") peak (VmHWM) over the whole benchmark, $(mb "$w_after") at the end."
+} > "$out"
+cat "$out"
+write_section webhook "$out"
+rm -f "$out"
