@@ -408,7 +408,7 @@ TEST_F(GitCliTest, QuickstartUsesGithubWithAToken) {
 }
 
 // A stand-in for the GitHub REST API's release calls (tests/http checks the same calls against
-// @octokit/fixtures-server and GitHub's OpenAPI description): acme/big has no release
+// @octokit/fixtures-server and GitHub's OpenAPI description): acme/assets has no release
 // wfrun-assets, so it is created; uploads are read in blocks, hashed and logged with their
 // content type, length and SHA-256.
 const char* kFakeReleaseApi = R"PY(
@@ -427,12 +427,12 @@ class H(http.server.BaseHTTPRequestHandler):
         self.reply(404, {"message": "Not Found"})
     def do_POST(self):
         n = int(self.headers.get("Content-Length", 0))
-        if self.path == "/repos/acme/big/releases":
+        if self.path == "/repos/acme/assets/releases":
             body = self.rfile.read(n).decode()
             log.write("POST %s %s\n" % (self.path, json.loads(body)["tag_name"])); log.flush()
             base = "http://127.0.0.1:%d" % self.server.server_address[1]
             return self.reply(201, {"id": 5, "tag_name": "wfrun-assets",
-                                    "upload_url": base + "/uploads/repos/acme/big/releases/5/assets{?name,label}"})
+                                    "upload_url": base + "/uploads/repos/acme/assets/releases/5/assets{?name,label}"})
         h, left = hashlib.sha256(), n
         while left:
             chunk = self.rfile.read(min(left, 1 << 20))
@@ -441,7 +441,7 @@ class H(http.server.BaseHTTPRequestHandler):
         name = self.path.split("name=")[1]
         log.write("UPLOAD %s %s %d %s\n" % (self.path, self.headers.get("Content-Type"), n, h.hexdigest())); log.flush()
         self.reply(201, {"id": 9, "name": name, "size": n,
-                         "browser_download_url": "https://github.com/acme/big/releases/download/wfrun-assets/" + name})
+                         "browser_download_url": "https://github.com/acme/assets/releases/download/wfrun-assets/" + name})
     def log_message(self, *a): pass
 s = http.server.HTTPServer(("127.0.0.1", 0), H)
 open(sys.argv[1], "w").write(str(s.server_address[1]))
@@ -451,7 +451,7 @@ s.serve_forever()
 // `large-files: release`: the two files over 50 MB (one in a folder) become release assets, and
 // the commit the git server gets has the rest plus large-files.md with their links.
 TEST_F(GitCliTest, GitCommitUploadsLargeFilesAsReleaseAssets) {
-  seed("acme/big", {{"README", "x\n"}});
+  seed("acme/assets", {{"README", "x\n"}});
   file("fake_api.py", kFakeReleaseApi);
   std::string port_file = (dir_ / "api.port").string();
   std::string log_file = (dir_ / "requests.log").string();
@@ -477,7 +477,7 @@ TEST_F(GitCliTest, GitCommitUploadsLargeFilesAsReleaseAssets) {
     inputs: {out: Make.outputs.out}
     uses: git-commit@v1
     with:
-      repo: acme/big
+      repo: acme/assets
       branch: main
       paths: [out/*.bin, out/*.md, out/ckpt]
       dest: run1
@@ -494,10 +494,10 @@ TEST_F(GitCliTest, GitCommitUploadsLargeFilesAsReleaseAssets) {
             dir_);
   ASSERT_EQ(sums.code, 0) << sums.err;
   std::string model_sha = sums.out.substr(0, 64), weights_sha = sums.out.substr(65, 64);
-  EXPECT_NE(o.out.find("Save | created the release wfrun-assets of acme/big"), std::string::npos)
+  EXPECT_NE(o.out.find("Save | created the release wfrun-assets of acme/assets"), std::string::npos)
       << o.out;
   EXPECT_NE(o.out.find("Save | uploaded large file run1/model.bin (62.9 MB) to the release "
-                       "wfrun-assets of acme/big as " +
+                       "wfrun-assets of acme/assets as " +
                        model_sha.substr(0, 12) + "-model.bin"),
             std::string::npos)
       << o.out;
@@ -505,11 +505,11 @@ TEST_F(GitCliTest, GitCommitUploadsLargeFilesAsReleaseAssets) {
             std::string::npos)
       << o.out;
   std::string requests = read_all(log_file);
-  EXPECT_NE(requests.find("GET /repos/acme/big/releases/tags/wfrun-assets\n"
-                          "POST /repos/acme/big/releases wfrun-assets\n"),
+  EXPECT_NE(requests.find("GET /repos/acme/assets/releases/tags/wfrun-assets\n"
+                          "POST /repos/acme/assets/releases wfrun-assets\n"),
             std::string::npos)
       << requests;
-  EXPECT_NE(requests.find("UPLOAD /uploads/repos/acme/big/releases/5/assets?name=" +
+  EXPECT_NE(requests.find("UPLOAD /uploads/repos/acme/assets/releases/5/assets?name=" +
                           model_sha.substr(0, 12) + "-model.bin application/octet-stream " +
                           std::to_string(60 * 1024 * 1024) + " " + model_sha + "\n"),
             std::string::npos)
@@ -518,12 +518,13 @@ TEST_F(GitCliTest, GitCommitUploadsLargeFilesAsReleaseAssets) {
             std::string::npos)
       << requests;
   // The git server got the small files and the manifest, not the large ones.
-  Proc ls = shell("git --git-dir=" + q(bare("acme/big")) + " ls-tree -r --name-only main", dir_);
+  Proc ls = shell("git --git-dir=" + q(bare("acme/assets")) + " ls-tree -r --name-only main", dir_);
   EXPECT_EQ(ls.out, "README\nrun1/ckpt/config.json\nrun1/large-files.md\nrun1/report.md\n");
-  Proc md = shell("git --git-dir=" + q(bare("acme/big")) + " show main:run1/large-files.md", dir_);
+  Proc md =
+      shell("git --git-dir=" + q(bare("acme/assets")) + " show main:run1/large-files.md", dir_);
   EXPECT_NE(md.out.find("| `run1/model.bin` | 62.9 MB (62914560 bytes) | `" + model_sha + "` | [" +
                         model_sha.substr(0, 12) +
-                        "-model.bin](https://github.com/acme/big/releases/download/"
+                        "-model.bin](https://github.com/acme/assets/releases/download/"
                         "wfrun-assets/" +
                         model_sha.substr(0, 12) + "-model.bin) |"),
             std::string::npos)
