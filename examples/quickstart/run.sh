@@ -20,12 +20,15 @@ export WFRUN_HOME=${WFRUN_HOME:-$here/../../build/quickstart-state}
 mkdir -p "$WFRUN_HOME"
 WFRUN_HOME=$(realpath "$WFRUN_HOME")
 
-if [[ -n ${GITHUB_TOKEN:-} ]]; then
-  repo=${WFRUN_QUICKSTART_REPO:-}
+repo=${WFRUN_QUICKSTART_REPO:-}
+if [[ -n ${GITHUB_TOKEN:-} && -z $repo ]]; then
+  echo "quickstart: GITHUB_TOKEN is set but WFRUN_QUICKSTART_REPO is not: using a local stand-in" \
+    "for GitHub (set WFRUN_QUICKSTART_REPO=OWNER/NAME, a repository holding analysis.ipynb, to" \
+    "use GitHub)"
+fi
+if [[ -n ${GITHUB_TOKEN:-} && -n $repo ]]; then
   if [[ ! $repo =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]]; then
-    echo "quickstart: GITHUB_TOKEN is set, so give the repository to use as" \
-      "WFRUN_QUICKSTART_REPO=OWNER/NAME (it must hold analysis.ipynb; unset GITHUB_TOKEN to use a" \
-      "local stand-in instead)" >&2
+    echo "quickstart: WFRUN_QUICKSTART_REPO must be OWNER/NAME, not '$repo'" >&2
     exit 2
   fi
   gh=${WFRUN_GITHUB_URL:-https://github.com}  # GitHub Enterprise's https://HOST (or a test server)

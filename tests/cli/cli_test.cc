@@ -452,11 +452,12 @@ TEST_F(CliTest, DagExampleEndToEnd) {
 TEST_F(CliTest, QuickstartIsTheWholeLoop) {
   if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
   fs::path run_sh = fs::path(WFRUN_SOURCE_DIR) / "examples/quickstart/run.sh";
-  auto quickstart = [&] {
+  auto quickstart = [&](const std::string& env = "") {
     fs::path out = dir_ / "qs.out";
-    std::string cmd = "cd '" + dir_.string() + "' && env -u GITHUB_TOKEN WFRUN_HOME='" +
-                      state_.string() + "' '" + run_sh.string() + "' " + WFRUN_BIN + " >'" +
-                      out.string() + "' 2>&1 </dev/null";
+    std::string cmd = "cd '" + dir_.string() +
+                      "' && env -u GITHUB_TOKEN -u WFRUN_QUICKSTART_REPO WFRUN_HOME='" +
+                      state_.string() + "' " + env + " '" + run_sh.string() + "' " + WFRUN_BIN +
+                      " >'" + out.string() + "' 2>&1 </dev/null";
     int status = std::system(cmd.c_str());
     Output o;
     o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -506,10 +507,16 @@ TEST_F(CliTest, QuickstartIsTheWholeLoop) {
   EXPECT_NE(metrics.find("\"estimate\": 3.1"), std::string::npos) << metrics;
   EXPECT_EQ(git("rev-parse results~1"), git("rev-parse main"));
 
-  // A second run works too: a fresh workspace, one more commit on results.
-  auto second = quickstart();
+  // A second run works too: a fresh workspace, one more commit on results. A GITHUB_TOKEN in the
+  // environment without WFRUN_QUICKSTART_REPO keeps the local stand-in, saying so.
+  auto second = quickstart("GITHUB_TOKEN=unused-t0ken");
   ASSERT_EQ(second.code, 0) << second.out;
   EXPECT_EQ(second.out.find("making the stand-in"), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("GITHUB_TOKEN is set but WFRUN_QUICKSTART_REPO is not: using a local "
+                            "stand-in"),
+            std::string::npos)
+      << second.out;
+  EXPECT_EQ(second.out.find("unused-t0ken"), std::string::npos) << second.out;
   EXPECT_EQ(git("rev-list --count results"), "3\n");
   EXPECT_EQ(git("log -1 --format=%s results"),
             "quickstart run 2: analysis.ipynb executed by wfrun [skip ci]\n");

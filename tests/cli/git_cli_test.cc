@@ -369,8 +369,8 @@ TEST_F(GitCliTest, GitCommitRefusesFilesOver50Megabytes) {
 
 // The quickstart with GITHUB_TOKEN and WFRUN_QUICKSTART_REPO: it seeds from and pushes to that
 // repository (github.com mapped onto the test server by WFRUN_GITHUB_URL, as for GitHub
-// Enterprise), with the token from the environment; without WFRUN_QUICKSTART_REPO it says
-// what to set.
+// Enterprise), with the token from the environment; a WFRUN_QUICKSTART_REPO that is not
+// OWNER/NAME is refused.
 TEST_F(GitCliTest, QuickstartUsesGithubWithAToken) {
   fs::path src = fs::path(WFRUN_SOURCE_DIR) / "examples/quickstart";
   std::string main_sha =
@@ -378,11 +378,12 @@ TEST_F(GitCliTest, QuickstartUsesGithubWithAToken) {
   std::string env = "cd " + q(dir_) + " && env WFRUN_HOME=" + q(state_) +
                     " WFRUN_CA_FILE=" + q(ca()) + " GITHUB_TOKEN=" + kPass +
                     " WFRUN_GITHUB_URL=" + base() + "/git ";
-  Proc none = shell(env + q(src / "run.sh") + " " + WFRUN_BIN, dir_);
-  EXPECT_EQ(none.code, 2);
-  EXPECT_NE(none.err.find("give the repository to use as WFRUN_QUICKSTART_REPO=OWNER/NAME"),
+  Proc bad =
+      shell(env + "WFRUN_QUICKSTART_REPO=not-a-repo " + q(src / "run.sh") + " " + WFRUN_BIN, dir_);
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("WFRUN_QUICKSTART_REPO must be OWNER/NAME, not 'not-a-repo'"),
             std::string::npos)
-      << none.err;
+      << bad.err;
   Proc o = shell(
       env + "WFRUN_QUICKSTART_REPO=acme/analysis " + q(src / "run.sh") + " " + WFRUN_BIN + " 2>&1",
       dir_);
