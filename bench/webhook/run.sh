@@ -191,6 +191,9 @@ out=$(mktemp)
   echo "What each does per request. **wfrun**: reads the body, checks the HMAC (constant time), parses the JSON, looks the repository up in the config, then hands the delivery to the queue's writer thread, which records it in SQLite (WAL, \`synchronous=FULL\`) in a transaction shared by every delivery waiting at that moment (group commit, one fsync for all of them) and looks up the skip decision there; the 202 \`{\"ignored\": \"no workflow's on: matches refs/heads/bench-unwatched at SHA (decided by run 1)\"}\` is sent after the commit. **webhook**: reads the body, parses the JSON, checks the HMAC of the rule, answers \`ok\` at once and runs \`/bin/true\` in a goroutine (one fork and exec per request, not awaited); it records nothing."
   echo
   echo "wfrun recorded $recorded deliveries: the 2 priming ones, the $sent that wrk saw answered, and those still in flight when wrk stopped; $known of them were answered from run 1's skip decision (/metrics), and the load queued $((runs - 1)) runs (runs in total: $runs, the priming one; queue depth at the end: $depth). RSS: $(mb "$w_idle") idle after the priming run, $(mb "$w_peak") peak (VmHWM) over the whole benchmark, $(mb "$w_after") at the end."
+  echo
+  verdict() { if awk -v a="$1" -v b="$2" "BEGIN {exit !($3)}"; then echo met; else echo "**not met**"; fi; }
+  echo "Goals (issue 5): requests/s at least webhook's: $(verdict "$w_rps" "$h_rps" 'a >= b') ($w_rps against $h_rps); a lower p99: $(verdict "$w_p99" "$h_p99" 'a < b') ($w_p99 ms against $h_p99 ms); idle RSS under 20 MB: $(verdict "$w_idle" 20480 'a < b'); RSS under load under 60 MB: $(verdict "$w_peak" 61440 'a < b')."
 } > "$out"
 cat "$out"
 write_section webhook "$out"

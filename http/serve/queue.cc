@@ -95,9 +95,10 @@ struct Queue::Impl {
   struct Pending {
     Submission in;
     std::optional<Result<Submitted>> out;
+    std::condition_variable done;  // its own: a commit wakes only the handlers it answered
   };
   std::mutex wmu;
-  std::condition_variable work_cv, done_cv;
+  std::condition_variable work_cv;
   std::vector<Pending*> pending;
   bool stopping = false;
 
@@ -346,12 +347,12 @@ Result<std::unique_ptr<Queue>> Queue::open(const std::string& state_dir) {
 }
 
 Result<Submitted> Queue::submit(Submission in) {
-  Impl::Pending p{std::move(in), std::nullopt};
+  Impl::Pending p{std::move(in), std::nullopt, {}};
   std::unique_lock lock(impl_->wmu);
   if (impl_->stopping) return Error("the run queue is closing");
   impl_->pending.push_back(&p);
   impl_->work_cv.notify_one();
-  impl_->done_cv.wait(lock, [&] { return p.out.has_value(); });
+  p.done.wait(lock, [&] { return p.out.has_value(); });
   return std::move(*p.out);
 }
 
@@ -398,10 +399,13 @@ void Queue::write_loop() {
       }
     }
     {
+      // Notified under the lock: a handler cannot return (ending its Pending) before that.
       std::lock_guard lock(impl.wmu);
-      for (size_t i = 0; i < batch.size(); ++i) batch[i]->out.emplace(std::move(results[i]));
+      for (size_t i = 0; i < batch.size(); ++i) {
+        batch[i]->out.emplace(std::move(results[i]));
+        batch[i]->done.notify_one();
+      }
     }
-    impl.done_cv.notify_all();
     batch.clear();
   }
 }
