@@ -522,7 +522,12 @@ TEST_F(Serve, ManualRunsAndCancel) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 403);
   ASSERT_EQ(server_->wait_status(1, "running")["status"], "running");
-  json req = json::parse(std::ifstream(dir_ / "state/serve/runs/1/request.json"));
+  // The run is marked running when the dispatcher claims it, a moment before it writes the
+  // run's folder and starts the child: wait for the child's sign of life instead.
+  const fs::path folder = dir_ / "state/serve/runs/1";
+  for (int i = 0; i < 500 && !fs::exists(folder / "log"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  json req = json::parse(std::ifstream(folder / "request.json"));
   EXPECT_EQ(req["event"], "manual");
   EXPECT_EQ(req["ref"], "refs/heads/main");
   EXPECT_EQ(req["workflow"], ".wfrun/workflows/a.yaml");
