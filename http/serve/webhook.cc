@@ -1,5 +1,9 @@
 #include "http/serve/webhook.h"
 
+#include <map>
+#include <optional>
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
@@ -44,11 +48,85 @@ WebhookDecision answer(int status, const std::string& result, json body) {
 
 WebhookDecision ignored(const std::string& why) { return answer(202, "ignored", {{"ignored", why}}); }
 
-std::string str(const json& j, const json::json_pointer& p) {
-  if (!j.contains(p)) return "";
-  const json& v = j.at(p);
-  return v.is_string() ? v.get<std::string>() : "";
-}
+// The few payload fields a delivery's decision reads, pulled out by a SAX pass: nothing else
+// of a push payload (commits, users, URLs: kilobytes) is allocated. Paths are JSON pointers;
+// values inside arrays are never wanted.
+class PayloadFields : public nlohmann::json_sax<json> {
+ public:
+  static std::optional<PayloadFields> parse(const std::string& text) {
+    PayloadFields f;
+    if (!json::sax_parse(text, &f) || !f.top_object_) return std::nullopt;
+    return f;
+  }
+
+  std::string str(const std::string& path) const {
+    auto it = got_.find(path);
+    return it != got_.end() && it->second.is_string() ? it->second.get<std::string>() : "";
+  }
+  const json* get(const std::string& path) const {
+    auto it = got_.find(path);
+    return it == got_.end() ? nullptr : &it->second;
+  }
+
+  bool null() override { return keep(json()); }
+  bool boolean(bool v) override { return keep(v); }
+  bool number_integer(number_integer_t v) override { return keep(v); }
+  bool number_unsigned(number_unsigned_t v) override { return keep(v); }
+  bool number_float(number_float_t v, const string_t&) override { return keep(v); }
+  bool string(string_t& v) override { return keep(v); }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    if (frames_.empty()) top_object_ = true;
+    frames_.push_back({false, path_.size()});
+    return true;
+  }
+  bool key(string_t& k) override {
+    path_.resize(frames_.back().base);
+    path_ += '/';
+    path_ += k;
+    return true;
+  }
+  bool end_object() override { return pop(); }
+  bool start_array(std::size_t) override {
+    frames_.push_back({true, path_.size()});
+    return true;
+  }
+  bool end_array() override { return pop(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  struct Frame {
+    bool array;
+    size_t base;  // path_'s length where this container started
+  };
+  static bool wanted(const std::string& path) {
+    static const std::set<std::string, std::less<>> kWanted = {
+        "/zen", "/ref", "/after", "/deleted", "/action", "/number",
+        "/head_commit/id", "/head_commit/message",
+        "/repository/full_name", "/repository/clone_url",
+        "/pull_request/head/sha", "/pull_request/head/ref", "/pull_request/head/repo/full_name",
+        "/pull_request/base/ref", "/pull_request/base/repo/full_name"};
+    return kWanted.count(path) > 0;
+  }
+  template <typename T>
+  bool keep(T&& v) {
+    if (!frames_.empty() && !frames_.back().array && wanted(path_)) got_[path_] = std::forward<T>(v);
+    return true;
+  }
+  bool pop() {
+    path_.resize(frames_.back().base);
+    frames_.pop_back();
+    return true;
+  }
+
+  std::string path_;
+  std::vector<Frame> frames_;
+  std::map<std::string, json> got_;
+  bool top_object_ = false;
+};
+
 
 bool zero_sha(const std::string& s) {
   return !s.empty() && s.find_first_not_of('0') == std::string::npos;
@@ -86,13 +164,13 @@ WebhookDecision decide(const ServerConfig& config, const Delivery& d) {
     if (text.empty())
       return answer(400, "bad_request", {{"error", "form-encoded delivery without a payload field"}});
   }
-  json p = json::parse(text, nullptr, false);
-  if (p.is_discarded() || !p.is_object())
-    return answer(400, "bad_request", {{"error", "the payload is not a JSON object"}});
+  auto fields = PayloadFields::parse(text);
+  if (!fields) return answer(400, "bad_request", {{"error", "the payload is not a JSON object"}});
+  const PayloadFields& p = *fields;
 
-  if (d.event == "ping") return answer(200, "ping", {{"pong", true}, {"zen", str(p, "/zen"_json_pointer)}});
+  if (d.event == "ping") return answer(200, "ping", {{"pong", true}, {"zen", p.str("/zen")}});
 
-  const std::string repo = str(p, "/repository/full_name"_json_pointer);
+  const std::string repo = p.str("/repository/full_name");
   if (d.event != "push" && d.event != "pull_request")
     return ignored("event '" + d.event + "' starts no runs");
   if (repo.empty()) return ignored("the payload names no repository");
@@ -106,33 +184,34 @@ WebhookDecision decide(const ServerConfig& config, const Delivery& d) {
   run.delivery = d.id;
   run.event = d.event;
   run.repo = rc->full_name;
-  run.clone_url = rc->clone_url.empty() ? str(p, "/repository/clone_url"_json_pointer) : rc->clone_url;
+  run.clone_url = rc->clone_url.empty() ? p.str("/repository/clone_url") : rc->clone_url;
   if (run.clone_url.empty()) run.clone_url = "https://github.com/" + repo + ".git";
 
   if (d.event == "push") {
-    const std::string ref = str(p, "/ref"_json_pointer);
-    const std::string after = str(p, "/after"_json_pointer);
-    if ((p.contains("deleted") && p["deleted"] == true) || zero_sha(after))
+    const std::string ref = p.str("/ref");
+    const std::string after = p.str("/after");
+    const json* deleted = p.get("/deleted");
+    if ((deleted && *deleted == true) || zero_sha(after))
       return ignored("the push deleted " + ref);
     if (!starts_with(ref, "refs/heads/") && !starts_with(ref, "refs/tags/"))
       return ignored("the push is to " + ref + ", not a branch or tag");
-    if (skip_requested(str(p, "/head_commit/message"_json_pointer)))
+    if (skip_requested(p.str("/head_commit/message")))
       return ignored("the head commit's message asks to skip ([skip ci] or [wfrun skip])");
-    run.sha = after.empty() ? str(p, "/head_commit/id"_json_pointer) : after;
+    run.sha = after.empty() ? p.str("/head_commit/id") : after;
     run.ref = ref;
   } else {
-    const std::string action = str(p, "/action"_json_pointer);
+    const std::string action = p.str("/action");
     if (action != "opened" && action != "synchronize" && action != "reopened")
       return ignored("pull_request action '" + action + "' starts no runs");
-    const std::string head_repo = str(p, "/pull_request/head/repo/full_name"_json_pointer);
-    const bool fork = head_repo.empty() || head_repo != str(p, "/pull_request/base/repo/full_name"_json_pointer);
+    const std::string head_repo = p.str("/pull_request/head/repo/full_name");
+    const bool fork = head_repo.empty() || head_repo != p.str("/pull_request/base/repo/full_name");
     if (fork && !rc->allow_forks.value_or(config.allow_forks))
       return ignored("pull requests from forks are not allowed (allow-forks: false)");
-    run.sha = str(p, "/pull_request/head/sha"_json_pointer);
-    const json& num = p.contains("number") ? p["number"] : json();
+    run.sha = p.str("/pull_request/head/sha");
+    const json num = p.get("/number") ? *p.get("/number") : json();
     run.ref = num.is_number_integer() ? "refs/pull/" + std::to_string(num.get<std::int64_t>()) + "/head"
-                                      : "refs/heads/" + str(p, "/pull_request/head/ref"_json_pointer);
-    run.base_ref = "refs/heads/" + str(p, "/pull_request/base/ref"_json_pointer);
+                                      : "refs/heads/" + p.str("/pull_request/head/ref");
+    run.base_ref = "refs/heads/" + p.str("/pull_request/base/ref");
   }
   if (run.sha.size() != 40) return answer(400, "bad_request", {{"error", "the payload has no commit SHA"}});
   run.payload = std::move(text);
