@@ -592,25 +592,34 @@ Result<std::map<std::string, std::int64_t>> Queue::count_by_status() {
   return out;
 }
 
+// The outbox columns every report query selects first, and the Report they make.
+#define WFRUN_REPORT_COLUMNS \
+  "id, run_id, repo, sha, state, description, target_url, context, attempts, last_error"
+
+static Report report_row(Stmt& s) {
+  Report r;
+  r.id = s.i64(0);
+  r.run_id = s.i64(1);
+  r.repo = s.text(2);
+  r.sha = s.text(3);
+  r.state = s.text(4);
+  r.description = s.text(5);
+  r.target_url = s.text(6);
+  r.context = s.text(7);
+  r.attempts = static_cast<int>(s.i64(8));
+  r.last_error = s.text(9);
+  return r;
+}
+
 Result<std::vector<Report>> Queue::due_reports(double now, int n) {
   std::lock_guard lock(mu_);
   Stmt s(*impl_,
-         "SELECT id, run_id, repo, sha, state, description, target_url, context, attempts, "
-         "last_error FROM outbox WHERE done = 0 AND next_try <= ? ORDER BY id LIMIT ?");
+         "SELECT " WFRUN_REPORT_COLUMNS
+         " FROM outbox WHERE done = 0 AND next_try <= ? ORDER BY id LIMIT ?");
   s.bind(1, now).bind(2, n);
   std::vector<Report> out;
   while (s.step()) {
-    Report r;
-    r.id = s.i64(0);
-    r.run_id = s.i64(1);
-    r.repo = s.text(2);
-    r.sha = s.text(3);
-    r.state = s.text(4);
-    r.description = s.text(5);
-    r.target_url = s.text(6);
-    r.context = s.text(7);
-    r.attempts = static_cast<int>(s.i64(8));
-    r.last_error = s.text(9);
+    Report r = report_row(s);
     out.push_back(std::move(r));
   }
   if (s.failed()) return s.error();
@@ -645,23 +654,12 @@ Result<double> Queue::next_report_time() {
 Result<std::vector<Report>> Queue::reports_of(std::int64_t run_id) {
   std::lock_guard lock(mu_);
   Stmt s(*impl_,
-         "SELECT id, run_id, repo, sha, state, description, target_url, context, attempts, "
-         "last_error, done, next_try FROM outbox WHERE run_id = ? ORDER BY id");
+         "SELECT " WFRUN_REPORT_COLUMNS ", done, next_try FROM outbox WHERE run_id = ? ORDER BY id");
   s.bind(1, run_id);
   std::vector<Report> out;
   static const char* const kOutcomes[] = {"pending", "sent", "failed", "superseded"};
   while (s.step()) {
-    Report r;
-    r.id = s.i64(0);
-    r.run_id = s.i64(1);
-    r.repo = s.text(2);
-    r.sha = s.text(3);
-    r.state = s.text(4);
-    r.description = s.text(5);
-    r.target_url = s.text(6);
-    r.context = s.text(7);
-    r.attempts = static_cast<int>(s.i64(8));
-    r.last_error = s.text(9);
+    Report r = report_row(s);
     const std::int64_t done = s.i64(10);
     r.outcome = done >= 0 && done <= 3 ? kOutcomes[done] : "unknown";
     r.next_try = s.real(11);
