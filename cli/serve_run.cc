@@ -219,8 +219,8 @@ Status write_result(const std::string& rundir, const Answer& a, const Redactor& 
   return {};
 }
 
-/// `.wfrun/workflows/*.yaml` then `.gradient/workflows/*.yaml`, each sorted by name, as paths
-/// relative to `checkout`.
+/// `.wfrun/workflows/*.yaml` then `.gradient/workflows/*.yaml` (`.yml` too), each sorted by
+/// name, as paths relative to `checkout`.
 std::vector<std::string> find_workflows(const std::string& checkout) {
   std::vector<std::string> out;
   for (const char* dir : {".wfrun/workflows", ".gradient/workflows"}) {
@@ -228,7 +228,8 @@ std::vector<std::string> find_workflows(const std::string& checkout) {
     std::error_code ec;
     for (auto it = fs::directory_iterator(fs::path(checkout) / dir, ec);
          !ec && it != fs::directory_iterator(); it.increment(ec)) {
-      if (it->path().extension() == ".yaml" && it->is_regular_file(ec))
+      const auto ext = it->path().extension();
+      if ((ext == ".yaml" || ext == ".yml") && it->is_regular_file(ec))
         here.push_back(std::string(dir) + "/" + it->path().filename().string());
     }
     std::sort(here.begin(), here.end());

@@ -243,7 +243,7 @@ class ServeRunTest : public ::testing::Test {
             {".wfrun/workflows/broken.yaml", kBrokenWf},
             {".wfrun/workflows/manual.yaml", kManualWf},
             {".wfrun/workflows/slow.yaml", kSlowWf},
-            {".gradient/workflows/gradient.yaml", kGradientWf}};
+            {".gradient/workflows/gradient.yml", kGradientWf}};
   }
 
   // A push payload: the real `refs/heads/master` example, pointed at NAME's REF at SHA.
@@ -340,7 +340,7 @@ TEST_F(ServeRunTest, PushRunsTheMatchingWorkflowsAndReportsTheInvalidOne) {
   EXPECT_EQ(entry(res, ".wfrun/workflows/other.yaml"), nullptr);   // release/.* only
   EXPECT_EQ(entry(res, ".wfrun/workflows/manual.yaml"), nullptr);  // no on: -> by hand only
   const json* main = entry(res, ".wfrun/workflows/main.yaml");
-  const json* grad = entry(res, ".gradient/workflows/gradient.yaml");
+  const json* grad = entry(res, ".gradient/workflows/gradient.yml");
   ASSERT_NE(main, nullptr);
   ASSERT_NE(grad, nullptr);
   EXPECT_EQ((*main)["status"], "success");
