@@ -164,10 +164,10 @@ jobs:
                               "",
                               nullptr});
   ASSERT_TRUE(ps);
-  // Give conmon's cleanup a moment, then no container of this run is left.
-  for (int i = 0;
-       i < 50 && ps->output.find("wfrun-" + std::to_string(run.id) + "-stuck") != std::string::npos;
-       ++i) {
+  // Give conmon's cleanup a moment, then no container of this run is left. The name is this
+  // run's own (run, job, attempt, pid): a container left by an earlier aborted test is not it.
+  const std::string name = "wfrun-" + std::to_string(run.id) + "-stuck-1-" + std::to_string(::getpid());
+  for (int i = 0; i < 50 && ps->output.find(name) != std::string::npos; ++i) {
     ::usleep(100000);
     ps = run_command(ProcessSpec{{"podman", "ps", "-a", "--format", "{{.Names}}"},
                                  {"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
@@ -175,8 +175,7 @@ jobs:
                                  "",
                                  nullptr});
   }
-  EXPECT_EQ(ps->output.find("wfrun-" + std::to_string(run.id) + "-stuck"), std::string::npos)
-      << ps->output;
+  EXPECT_EQ(ps->output.find(name), std::string::npos) << ps->output;
 }
 
 }  // namespace
