@@ -40,7 +40,7 @@ class ConfigReader {
     std::optional<Location> webhook_at;
     for (auto it = root.begin(); it != root.end(); ++it) {
       const std::string key = it->first.as<std::string>("");
-      const YAML::Node& v = it->second;
+      const YAML::Node v = it->second;  // a copy: it-> is a proxy that dies with the statement
       Status s;
       if (key == "listen") s = listen(v, c);
       else if (key == "tls") s = tls(v, c);
@@ -268,7 +268,7 @@ class ConfigReader {
     bool have_key = false;
     for (auto it = v.begin(); it != v.end(); ++it) {
       const std::string key = it->first.as<std::string>("");
-      const YAML::Node& val = it->second;
+      const YAML::Node val = it->second;  // a copy (it-> is a temporary proxy)
       if (key == "id") {
         if (auto s = string(val, where + ".id", a.app_id); !s) return s;
       } else if (key == "key-file") {
@@ -305,7 +305,7 @@ class ConfigReader {
         int tokens = 0;
         for (auto it = item.begin(); it != item.end(); ++it) {
           const std::string key = it->first.as<std::string>("");
-          const YAML::Node& val = it->second;
+          const YAML::Node val = it->second;  // a copy (it-> is a temporary proxy)
           Status s;
           if (key == "repo") s = string(val, where + ".repo", r.full_name);
           else if (key == "token-file" || key == "token-env") {
