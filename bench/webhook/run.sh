@@ -155,9 +155,25 @@ load() {  # load NAME URL REP
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     END {printf "%s %.0f %.2f %.2f %d %d\n", name, rps, ms(p50), ms(p99), total, bad + 0}' "wrk-$1-$3.txt" >> results.txt
 }
+# webhook answers before its command runs: thousands of /bin/true processes may still be
+# starting when wrk stops. Let each server's leftovers finish before the next round starts, so
+# neither round runs on the other's backlog.
+settle() {  # settle PID: until the server has used no CPU for a whole second (at most 2 min)
+  local before now
+  before=$(awk '{print $14 + $15}' "/proc/$1/stat")
+  for _ in $(seq 120); do
+    sleep 1
+    now=$(awk '{print $14 + $15}' "/proc/$1/stat")
+    [ "$now" = "$before" ] && ! pgrep -P "$1" >/dev/null && break
+    before=$now
+  done
+  sleep 1
+}
 for i in $(seq 1 "$reps"); do
   load wfrun "http://127.0.0.1:$wport/webhook" "$i"
+  settle "$wpid"
   load webhook "http://127.0.0.1:$hport/hooks/push" "$i"
+  settle "$hpid"
 done
 w_peak=$(rss "$wpid" VmHWM)
 h_peak=$(rss "$hpid" VmHWM)
@@ -181,14 +197,14 @@ out=$(mktemp)
 {
   echo "## webhook (issue 5)"
   echo
-  echo "\`bench/webhook/run.sh $secs $reps\`: \`wrk -t$threads -c$conns -d${secs}s --latency\` posting one signed \`push\` (the @octokit/webhooks-examples push that creates a branch, $body_bytes bytes, pointed at a local bare repository) for \`refs/heads/bench-unwatched\`, whose only workflow listens to \`main\`; every request has its own \`X-GitHub-Delivery\`. wfrun (Release build, \`threads: 64\`) and Debian's \`webhook\` $(webhook -version | awk '{print $3}') take turns, $reps rounds each; medians. $(machine_line) Other engineers were building on the same 2 cores during the run, so absolute figures move from run to run; the two servers ran under the same conditions."
+  echo "\`bench/webhook/run.sh $secs $reps\`: \`wrk -t$threads -c$conns -d${secs}s --latency\` posting one signed \`push\` (the @octokit/webhooks-examples push that creates a branch, $body_bytes bytes, pointed at a local bare repository) for \`refs/heads/bench-unwatched\`, whose only workflow listens to \`main\`; every request has its own \`X-GitHub-Delivery\`. wfrun (Release build, \`threads: 64\`) and Debian's \`webhook\` $(webhook -version | awk '{print $3}') take turns, $reps rounds each, each round starting once the other server's leftover work is done; medians. $(machine_line) webhook answers before it runs its command, so it keeps spawning \`/bin/true\` for seconds after wrk stops; each round waits until the previous server has used no CPU for a second, or the next round would run on that backlog (without the wait, wfrun's rounds after a webhook round measured about 2,000 requests/s instead of about 4,800)."
   echo
   echo "| server | requests/s | p50 latency | p99 latency | non-2xx | idle RSS | peak RSS |"
   echo "|---|---|---|---|---|---|---|"
   echo "| wfrun serve | $w_rps | $w_p50 ms | $w_p99 ms | $w_bad | $(mb "$w_idle") | $(mb "$w_peak") |"
   echo "| webhook (adnanh) | $h_rps | $h_p50 ms | $h_p99 ms | $h_bad | $(mb "$h_idle") | $(mb "$h_peak") |"
   echo
-  echo "What each does per request. **wfrun**: reads the body, checks the HMAC (constant time), parses the JSON, looks the repository up in the config, then hands the delivery to the queue's writer thread, which records it in SQLite (WAL, \`synchronous=FULL\`) in a transaction shared by every delivery waiting at that moment (group commit, one fsync for all of them) and looks up the skip decision there; the 202 \`{\"ignored\": \"no workflow's on: matches refs/heads/bench-unwatched at SHA (decided by run 1)\"}\` is sent after the commit. **webhook**: reads the body, parses the JSON, checks the HMAC of the rule, answers \`ok\` at once and runs \`/bin/true\` in a goroutine (one fork and exec per request, not awaited); it records nothing."
+  echo "What each does per request. **wfrun**: reads the body, checks the HMAC (constant time), reads the 15 fields its decision needs with one SAX pass over the JSON, looks the repository up in the config, then hands the delivery to the queue's writer thread, which records it in SQLite (WAL, \`synchronous=FULL\`) in a transaction shared by every delivery waiting at that moment (group commit, one fsync for all of them) and looks up the skip decision there; the 202 \`{\"ignored\": \"no workflow's on: matches refs/heads/bench-unwatched at SHA (decided by run 1)\"}\` is sent after the commit. **webhook**: reads the body, parses the JSON, checks the HMAC of the rule, answers \`ok\` at once and runs \`/bin/true\` in a goroutine (one fork and exec per request, not awaited); it records nothing."
   echo
   echo "wfrun recorded $recorded deliveries: the 2 priming ones, the $sent that wrk saw answered, and those still in flight when wrk stopped; $known of them were answered from run 1's skip decision (/metrics), and the load queued $((runs - 1)) runs (runs in total: $runs, the priming one; queue depth at the end: $depth). RSS: $(mb "$w_idle") idle after the priming run, $(mb "$w_peak") peak (VmHWM) over the whole benchmark, $(mb "$w_after") at the end."
   echo
