@@ -23,6 +23,7 @@
 #include <gtest/gtest.h>
 
 #include "http/serve/config.h"
+#include "tests/serve/serve_process.h"
 #include "http/serve/queue.h"
 #include "http/serve/signature.h"
 
@@ -258,29 +259,7 @@ class Server {
   }
   ~Server() { stop(); }
 
-  bool start() {
-    int out[2];
-    if (::pipe(out) != 0) return false;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      int err = ::open((dir_ / "server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      ::dup2(err, 2);
-      ::close(out[0]);
-      if (::chdir(dir_.c_str()) != 0) ::_exit(126);
-      ::execl(WFRUN_BIN, WFRUN_BIN, "serve", "--config", "server.yaml", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    std::string line;
-    char c;
-    while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
-    ::close(out[0]);
-    auto at = line.rfind("port ");
-    if (at == std::string::npos) return false;
-    port_ = std::stoi(line.substr(at + 5));
-    return true;
-  }
+  bool start() { return wfrun::serve::testing::start_serve(dir_, pid_, port_); }
   void stop() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);

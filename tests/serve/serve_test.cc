@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "http/serve/config.h"
+#include "tests/serve/serve_process.h"
 #include "http/serve/signature.h"
 #include "http/serve/webhook.h"
 
@@ -211,30 +212,7 @@ class ServeProcess {
         << extra;
   }
 
-  bool start() {
-    port_ = 0;
-    int out[2];
-    if (::pipe(out) != 0) return false;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      int err = ::open((dir_ / "server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      ::dup2(err, 2);
-      ::close(out[0]);
-      ::chdir(dir_.c_str());
-      ::execl(WFRUN_BIN, WFRUN_BIN, "serve", "--config", "server.yaml", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    std::string line;
-    char c;
-    while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
-    ::close(out[0]);
-    auto at = line.rfind("port ");
-    if (at == std::string::npos) return false;
-    port_ = std::stoi(line.substr(at + 5));
-    return true;
-  }
+  bool start() { return wfrun::serve::testing::start_serve(dir_, pid_, port_); }
 
   /// SIGTERM, then waits; returns the exit code.
   int stop() {
