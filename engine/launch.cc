@@ -30,7 +30,7 @@ Result<Launch> launch_spec(const LaunchInput& in) {
     spec.argv = cmd.argv;
     wfrun_env["WFRUN_INPUTS"] = in.dirs->inputs;
     wfrun_env["WFRUN_OUTPUTS"] = in.dirs->outputs;
-    for (const auto& [k, v] : *in.base_env)
+    for (const auto& [k, v] : setup.env.base)
       if (!env.count(k) && !wfrun_env.count(k)) add_env(k, v);
     for (const auto& [k, v] : env)
       if (!wfrun_env.count(k)) add_env(k, v);
@@ -62,8 +62,8 @@ Result<Launch> launch_spec(const LaunchInput& in) {
     if (!wfrun_env.count(k)) c.env_names.push_back(k);
   spec.argv = container_argv(*setup.runtime, c);
   // The runtime's own environment: what it needs to work, plus the job's env for `-e NAME`.
-  std::map<std::string, std::string> rt_env = *in.base_env;
-  for (const auto& [k, v] : *in.runtime_env) rt_env[k] = v;
+  std::map<std::string, std::string> rt_env = setup.env.base;
+  for (const auto& [k, v] : setup.env.runtime) rt_env[k] = v;
   for (const auto& [k, v] : env) rt_env[k] = v;
   for (const auto& [k, v] : rt_env) add_env(k, v);
   spec.cwd = setup.opts->workflow_dir;

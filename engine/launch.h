@@ -10,7 +10,7 @@
 
 #include "base/error.h"
 #include "engine/actions.h"
-#include "engine/executor.h"
+#include "engine/run_setup.h"
 #include "engine/paths.h"
 #include "engine/process.h"
 
@@ -28,9 +28,6 @@ struct LaunchInput {
   const std::vector<ResolvedInput>* inputs = nullptr;
   bool uses_paths = false;  // the job has inputs/ and outputs/ folders
   std::vector<int> gpus;    // the GPUs it holds
-  /// wfrun's environment that jobs get (PATH, HOME, ...) and the container runtime's own.
-  const std::map<std::string, std::string>* base_env = nullptr;
-  const std::map<std::string, std::string>* runtime_env = nullptr;
 };
 
 /// The process to start. `ns` (host jobs in namespace mode) is what spec.setup points to.

@@ -24,7 +24,7 @@
 
 #include "base/error.h"
 #include "engine/process.h"
-#include "engine/run.h"
+#include "engine/run_types.h"
 #include "workflows/workflow.h"
 
 namespace wfrun::engine {

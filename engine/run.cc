@@ -7,7 +7,8 @@
 #include "engine/actions.h"
 #include "engine/container.h"
 #include "engine/context.h"
-#include "engine/executor.h"
+#include "engine/run_loop.h"
+#include "engine/run_setup.h"
 #include "engine/fs.h"
 #include "engine/gpu_jobs.h"
 #include "engine/job_io.h"
@@ -19,44 +20,6 @@
 #include "workflows/secrets.h"
 
 namespace wfrun::engine {
-
-const char* job_state_name(JobState s) {
-  switch (s) {
-    case JobState::kPending:
-      return "pending";
-    case JobState::kRunning:
-      return "running";
-    case JobState::kSucceeded:
-      return "succeeded";
-    case JobState::kFailed:
-      return "failed";
-    case JobState::kSkipped:
-      return "skipped";
-    case JobState::kCancelled:
-      return "cancelled";
-    case JobState::kTimedOut:
-      return "timed-out";
-  }
-  return "?";
-}
-
-const char* run_state_name(RunState s) {
-  switch (s) {
-    case RunState::kQueued:
-      return "queued";
-    case RunState::kRunning:
-      return "running";
-    case RunState::kSucceeded:
-      return "succeeded";
-    case RunState::kFailed:
-      return "failed";
-    case RunState::kCancelled:
-      return "cancelled";
-    case RunState::kInterrupted:
-      return "interrupted";
-  }
-  return "?";
-}
 
 namespace {
 
@@ -261,6 +224,7 @@ Result<RunResult> run_workflow(const workflows::Workflow& wf, const RunOptions& 
   setup.gpus = &checked->gpus;
   for (const auto& [_, v] : opts.secrets) setup.redactor.add(v);
   setup.workflow_name = workflow_name(wf);
+  setup.env = HostEnv::current();
 
   auto rec = store->create_run(setup.workflow_name, wf.file);
   if (!rec) return rec.error();

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "base/strings.h"
-#include "engine/run.h"
+#include "engine/run_types.h"
 
 namespace wfrun::engine {
 

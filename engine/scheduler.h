@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/run.h"
+#include "engine/run_types.h"
 #include "workflows/workflow.h"
 
 namespace wfrun::engine {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "base/error.h"
-#include "engine/run.h"
+#include "engine/run_types.h"
 
 namespace wfrun::engine {
 
