@@ -159,7 +159,7 @@ class Queue {
   /// The earliest next_try of a pending report (0 when none).
   Result<double> next_report_time();
 
-  struct Impl;  // the connection and the writer's hand-over list (queue.cc)
+  struct Impl;  // the connection and the writer's hand-over list (queue_db.h)
 
  private:
   Queue() = default;
