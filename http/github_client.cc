@@ -2,12 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <random>
 #include <thread>
 
-#include "base/log.h"
 #include "base/strings.h"
-#include "http/github_app.h"
+#include "http/github_client_state.h"
 #include "http/github_url.h"
 
 #ifndef WFRUN_VERSION
@@ -34,13 +32,6 @@ std::string find_header(const Headers& h, std::string_view name) {
   }
   return "";
 }
-
-std::string short_duration(milliseconds ms) {
-  return format_duration(static_cast<double>(ms.count()) / 1000.0);
-}
-
-// Installation tokens are renewed this long before GitHub says they expire.
-constexpr auto kTokenRenewMargin = std::chrono::minutes(5);
 
 }  // namespace
 
@@ -114,16 +105,6 @@ std::string github_error_message(const std::string& method, const std::string& u
   return out;
 }
 
-struct GithubClient::State {
-  std::shared_ptr<Transport> transport;
-  std::mt19937_64 rng{std::random_device{}()};
-  std::string installation_token;
-  std::chrono::system_clock::time_point installation_expires{};
-  std::int64_t installation_id = 0;
-  std::vector<std::string> origins;  // where the client may send its credentials
-  std::string base;                  // base URL without a trailing slash
-};
-
 GithubClient::GithubClient(ClientOptions o)
     : opts_(std::move(o)), state_(std::make_unique<State>()) {
   if (!opts_.now) opts_.now = [] { return std::chrono::system_clock::now(); };
@@ -162,149 +143,6 @@ Result<std::string> GithubClient::resolve(const std::string& path) const {
   if (!parse_url(state_->base))
     return Error("invalid GitHub API URL: " + redact_url(opts_.base_url));
   return state_->base + (starts_with(path, "/") ? "" : "/") + path;
-}
-
-Result<std::string> GithubClient::authorization() {
-  if (opts_.auth.app) {
-    auto tok = app_installation_token();
-    if (!tok) return tok.error();
-    return "Bearer " + *tok;
-  }
-  if (!opts_.auth.token.empty()) return "Bearer " + opts_.auth.token;
-  return std::string();
-}
-
-Result<std::string> GithubClient::app_installation_token() {
-  const auto now = opts_.now();
-  if (!state_->installation_token.empty() &&
-      now + kTokenRenewMargin < state_->installation_expires) {
-    return state_->installation_token;
-  }
-  const AppCredentials& app = *opts_.auth.app;
-  auto jwt = make_app_jwt(app.app_id, app.private_key_pem, now);
-  if (!jwt) return jwt.error();
-  RequestOptions ro;
-  ro.authorization = "Bearer " + *jwt;
-  if (state_->installation_id == 0) {
-    auto repo = Repo::parse(app.repo);
-    if (!repo) {
-      return Error("the GitHub App needs an installation id or a repository to find it: " +
-                   repo.error().message());
-    }
-    auto r = send("GET", state_->base + repo->path() + "/installation", "", ro, "");
-    if (!r) {
-      return r.error().context("finding the GitHub App's installation on " + repo->full_name() +
-                               " (is the App installed there?)");
-    }
-    auto j = r->json();
-    if (!j) return j.error();
-    if (!j->contains("id") || !(*j)["id"].is_number_integer()) {
-      return Error("GitHub's installation answer has no id");
-    }
-    state_->installation_id = (*j)["id"].get<std::int64_t>();
-  }
-  auto r = send("POST",
-                state_->base + "/app/installations/" + std::to_string(state_->installation_id) +
-                    "/access_tokens",
-                "", ro, "");
-  if (!r) return r.error().context("getting a GitHub App installation token");
-  auto j = r->json();
-  if (!j) return j.error();
-  if (!j->is_object() || !j->contains("token") || !(*j)["token"].is_string()) {
-    return Error("GitHub's installation token answer has no token");
-  }
-  state_->installation_token = (*j)["token"].get<std::string>();
-  auto exp = parse_github_time(j->value("expires_at", ""));
-  // Without a readable expiry, assume GitHub's documented hour.
-  state_->installation_expires = exp ? *exp : now + std::chrono::hours(1);
-  return state_->installation_token;
-}
-
-Result<HttpResponse> GithubClient::send_with_retries(HttpRequest req,
-                                                     const std::string& followed_from) {
-  const RetryPolicy& p = opts_.retry;
-  int attempt = 0;
-  int rate_waits = 0;
-  while (true) {
-    ++attempt;
-    if (opts_.on_request)
-      opts_.on_request(SentRequest{req.method, req.url, req.body, followed_from});
-    const auto t0 = std::chrono::steady_clock::now();
-    auto res = state_->transport->send(req);
-    if (debug_enabled()) {
-      const auto ms =
-          std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0);
-      debug_log("github", req.method + " " + redact_url(req.url) + " -> " +
-                              (res ? std::to_string(res->status) : res.error().message()) + " (" +
-                              std::to_string(ms.count()) + " ms)");
-    }
-    auto backoff = [&]() {
-      auto d = p.base_delay * (1LL << std::min(attempt - 1, 20));
-      if (d > p.max_delay) d = p.max_delay;
-      // Full jitter over the upper half: clients that failed together do not retry together.
-      std::uniform_int_distribution<long long> dist(d.count() / 2, d.count());
-      return milliseconds(dist(state_->rng));
-    };
-    if (!res) {
-      if (attempt >= p.max_attempts) {
-        return Error(res.error().message() + " (after " + std::to_string(attempt) +
-                     (attempt == 1 ? " attempt)" : " attempts)"));
-      }
-      opts_.sleep(backoff());
-      continue;
-    }
-    const int status = res->status;
-    if (status >= 500) {
-      if (attempt >= p.max_attempts) return res;
-      opts_.sleep(backoff());
-      continue;
-    }
-    if (status == 403 || status == 429) {
-      const std::string retry_after = res->header("retry-after");
-      const std::string remaining = res->header("x-ratelimit-remaining");
-      std::optional<milliseconds> wait;
-      std::string resets;
-      if (!retry_after.empty() && std::all_of(retry_after.begin(), retry_after.end(), ::isdigit)) {
-        wait = seconds(std::stoll(retry_after));
-      } else if (remaining == "0") {
-        const std::string reset = res->header("x-ratelimit-reset");
-        const auto now = opts_.now();
-        if (!reset.empty() && std::all_of(reset.begin(), reset.end(), ::isdigit)) {
-          const auto at = std::chrono::system_clock::time_point(seconds(std::stoll(reset)));
-          resets = format_github_time(at);
-          // One second more: the reset time is rounded down.
-          wait = std::max(milliseconds(0),
-                          std::chrono::duration_cast<milliseconds>(at - now) + seconds(1));
-        } else {
-          wait = seconds(60);
-        }
-      } else if (status == 429) {
-        wait = seconds(60);  // GitHub: wait at least a minute when it says nothing else
-      }
-      if (wait) {
-        if (*wait <= p.max_rate_limit_wait && rate_waits < p.max_rate_limit_waits) {
-          ++rate_waits;
-          debug_log("github", "rate limited; waiting " + short_duration(*wait));
-          opts_.sleep(*wait);
-          continue;
-        }
-        std::string msg =
-            github_error_message(req.method, req.url, *res) + ": GitHub's rate limit is exhausted";
-        if (!resets.empty()) {
-          msg += "; it resets at " + resets + " (in " + short_duration(*wait) + ")";
-        } else {
-          msg += "; GitHub asked to wait " + short_duration(*wait);
-        }
-        if (*wait > p.max_rate_limit_wait) {
-          msg += ", longer than the " + short_duration(p.max_rate_limit_wait) + " wfrun waits";
-        } else {
-          msg += " (gave up after " + std::to_string(rate_waits) + " waits)";
-        }
-        return Error(msg);
-      }
-    }
-    return res;
-  }
 }
 
 Result<ApiResponse> GithubClient::send(const std::string& method, const std::string& url_in,
