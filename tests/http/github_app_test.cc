@@ -71,6 +71,19 @@ TEST(GithubApp, Base64AndTimes) {
   EXPECT_EQ(base64_encode("ab"), "YWI=");
   EXPECT_EQ(*base64_decode("YWI="), "ab");
   EXPECT_EQ(*base64_decode("VGVz\ndCBj\nb250ZW50\n"), "Test content");
+  // RFC 4648's vectors, both ways; base64url without padding decodes too.
+  const char* const kPlain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+  const char* const kCoded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(base64_encode(kPlain[i]), kCoded[i]);
+    EXPECT_EQ(*base64_decode(kCoded[i]), kPlain[i]);
+  }
+  const std::string bytes("\xfb\xff\x00\xfe", 4);
+  EXPECT_EQ(base64_encode(bytes), "+/8A/g==");
+  EXPECT_EQ(base64url_encode(bytes), "-_8A_g");
+  EXPECT_EQ(*base64_decode("-_8A_g"), bytes);
+  EXPECT_FALSE(base64_decode("Zm9v!"));
+  EXPECT_FALSE(base64_decode("Zm9vY"));
   auto t = parse_github_time("2016-07-11T22:14:10Z");
   ASSERT_TRUE(t);
   EXPECT_EQ(std::chrono::system_clock::to_time_t(*t), 1468275250);
