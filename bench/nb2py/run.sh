@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/nb2py: convert every fixture notebook (shared/fixtures/notebooks/*/input/*.ipynb) with
+# bench/nb2py: convert every fixture notebook (tests/notebook/fixtures/*/input/*.ipynb) with
 # `wfrun nb2py` and with `jupyter nbconvert --to script`, in one run; total wall time of each.
 # Usage: bench/nb2py/run.sh [REPEATS=2]   (needs: a built wfrun, /usr/bin/jupyter; WFRUN=path/to/wfrun
 # picks another binary than build/cli/wfrun)
@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib.sh"
 [ -x "$WFRUN" ] || { echo "no wfrun at $WFRUN: build it (cmake --build build) or set WFRUN" >&2; exit 1; }
 [ -x /usr/bin/jupyter ] || { echo "needs /usr/bin/jupyter (Debian's jupyter-nbconvert)" >&2; exit 1; }
 reps=${1:-2}
-fixtures=${FIXTURES:-$BENCH_ROOT/../shared/fixtures/notebooks}
+fixtures=${FIXTURES:-$BENCH_ROOT/tests/notebook/fixtures}
 work=$(mktemp -d /tmp/wfrun-bench-nb2py.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mapfile -t nbs < <(ls "$fixtures"/*/input/*.ipynb)

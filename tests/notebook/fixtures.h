@@ -1,5 +1,5 @@
 #pragma once
-// Shared by the notebook tests that use the Jupyter fixtures in shared/fixtures/notebooks and
+// Shared by the notebook tests that use the Jupyter fixtures in tests/notebook/fixtures and
 // Debian's /usr/bin/python3 with its scientific packages.
 
 #include <gtest/gtest.h>
@@ -29,7 +29,7 @@ struct Fixture {
 inline void PrintTo(const Fixture& f, std::ostream* os) { *os << f.id; }
 
 inline std::filesystem::path fixtures_root() {
-  return std::filesystem::path(WFRUN_SHARED_DIR) / "fixtures" / "notebooks";
+  return std::filesystem::path(WFRUN_NOTEBOOK_FIXTURES);
 }
 
 /// The fixture folders found at run time, sorted (none when the folder is missing).
