@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/gpu-check: the checks on a machine with an NVIDIA GPU. Builds nothing: it runs the
-# wfrun bundled into .gpu/ (on the build machine: shared/tools/bundle build/cli/wfrun .gpu).
+# wfrun bundled into .gpu/ (on the build machine: scripts/bundle build/cli/wfrun .gpu).
 #   1. `wfrun gpus --json`: the GPUs, found through NVML;
 #   2. examples/gpu-notebook/workflow.yaml (a notebook training an MLP with PyTorch): the job's
 #      CUDA_VISIBLE_DEVICES and device, and the mean GPU utilisation of the samples taken during
@@ -15,7 +15,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 wfrun=${WFRUN:-$root/.gpu/run}
 python=${PYTHON:-python3}
 reps=${1:-3}
-[ -x "$wfrun" ] || { echo "no $wfrun: bundle a build into .gpu/ (shared/tools/bundle build/cli/wfrun .gpu)" >&2; exit 1; }
+[ -x "$wfrun" ] || { echo "no $wfrun: bundle a build into .gpu/ (scripts/bundle build/cli/wfrun .gpu)" >&2; exit 1; }
 "$python" -c 'import torch' || { echo "$python has no torch" >&2; exit 1; }
 out=${OUT:-$(mktemp -d /tmp/wfrun-gpu-check.XXXXXX)}
 mkdir -p "$out"

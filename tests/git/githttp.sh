@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # A git smart-HTTP server over HTTPS with basic auth for the git tests: lighttpd running
 # `git http-backend` as CGI, with a CA and a localhost certificate made for the test.
-# Recipe: docs/local-peers.md, Part B (in the shared docs).
 #
 #   githttp.sh start   DIR PORT USER PASS [OWNER_PID]
 #                      generate TLS material, write lighttpd.conf, start; with OWNER_PID, a
