@@ -1,9 +1,6 @@
 // The git actions and `wfrun seed` end to end: the wfrun binary against a real git
-// smart-HTTP server over HTTPS with basic auth (lighttpd + git http-backend, githttp.sh).
+// smart-HTTP server over HTTPS with basic auth (tests/support/git_https.h).
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,88 +15,29 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/git_https.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Proc {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string q(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-Proc shell(const std::string& cmd, const fs::path& scratch) {
-  fs::path out = scratch / "sh.out", err = scratch / "sh.err";
-  int st = std::system(("{ " + cmd + " ; } >" + q(out) + " 2>" + q(err) + " </dev/null").c_str());
-  Proc r;
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  r.out = read_all(out);
-  r.err = read_all(err);
-  return r;
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
+using wfrun::testkit::GitHttpsTest;
+using wfrun::testkit::Proc;
+using wfrun::testkit::q;
+using wfrun::testkit::read_all;
+using wfrun::testkit::shell;
 
 const char* kUser = "alice";
 const char* kPass = "cli-S3cret-T0ken";
 
-/// One lighttpd for the suite; each test gets its own folder and state dir.
-class GitCliTest : public ::testing::Test {
+/// One git server for the suite (tests/support/git_https.h); each test gets its own folder and
+/// state dir.
+class GitCliTest : public GitHttpsTest {
  protected:
-  static void SetUpTestSuite() {
-    skip_.clear();
-    char tmpl[] = "/tmp/wfrun-gitcli-srv-XXXXXX";
-    srv_dir_ = ::mkdtemp(tmpl);
-    Proc probe = shell("command -v lighttpd && test -e /usr/lib/lighttpd/mod_openssl.so", srv_dir_);
-    if (probe.code != 0) {
-      skip_ = "lighttpd with mod_openssl is not installed";
-      return;
-    }
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      port_ = free_port();
-      Proc r = shell("bash " + q(WFRUN_GITHTTP_SH) + " start " + q(srv_dir_) + " " +
-                         std::to_string(port_) + " " + kUser + " " + kPass + " " +
-                         std::to_string(::getpid()),
-                     srv_dir_);
-      if (r.code == 0) return;
-      skip_ = "githttp.sh start failed: " + r.out + r.err;
-    }
-  }
-  static void TearDownTestSuite() {
-    shell("bash " + q(WFRUN_GITHTTP_SH) + " stop " + q(srv_dir_), "/tmp");
-    std::error_code ec;
-    fs::remove_all(srv_dir_, ec);
-  }
+  static void SetUpTestSuite() { start_server(kUser, kPass); }
   void SetUp() override {
-    if (!skip_.empty()) {
-      const char* req = std::getenv("WFRUN_REQUIRE_LIGHTTPD");
-      if (req && std::string(req) == "1") FAIL() << skip_;
-      GTEST_SKIP() << skip_;
-    }
+    GitHttpsTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     char tmpl[] = "/tmp/wfrun-gitcli-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     state_ = dir_ / "state";
@@ -109,54 +47,17 @@ class GitCliTest : public ::testing::Test {
     if (!dir_.empty()) fs::remove_all(dir_, ec);
   }
 
-  std::string base() const { return "https://localhost:" + std::to_string(port_); }
-  std::string url(const std::string& name) const { return base() + "/git/" + name + ".git"; }
-  std::string ca() const { return (srv_dir_ / "tls/ca.pem").string(); }
-  std::string bare(const std::string& name) const {
-    return (srv_dir_ / "repos" / (name + ".git")).string();
-  }
   // The git CLI: no user config, trusts the test CA, signs as "test".
-  std::string git() const {
-    return "env HOME=" + q(dir_ / "home") +
-           " GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 GIT_AUTHOR_NAME=test "
-           "GIT_AUTHOR_EMAIL=test@example.com GIT_COMMITTER_NAME=test "
-           "GIT_COMMITTER_EMAIL=test@example.com GIT_SSL_CAINFO=" +
-           q(ca()) + " git ";
-  }
-  std::string cred_url(const std::string& name) const {
-    return "https://" + std::string(kUser) + ":" + kPass + "@localhost:" + std::to_string(port_) +
-           "/git/" + name + ".git";
-  }
-
+  std::string git() const { return srv().git(dir_ / "home"); }
   // A new repo NAME on the server (a slash makes OWNER/NAME) whose main has `files`
   // (path -> content); returns main's sha.
   std::string seed(const std::string& name, const std::map<std::string, std::string>& files) {
-    Proc r =
-        shell("bash " + q(WFRUN_GITHTTP_SH) + " new-repo " + q(srv_dir_) + " " + q(name), dir_);
-    EXPECT_EQ(r.code, 0) << r.err;
-    fs::path work = dir_ / ("seed-" + std::to_string(seeds_++));
-    std::string g = git() + "-C " + q(work) + " ";
-    std::string script = "set -e; " + git() + "init -q -b main " + q(work) + "; ";
-    for (const auto& [path, text] : files) {
-      fs::create_directories((work / path).parent_path());
-      std::ofstream(work / path, std::ios::binary) << text;
-    }
-    script +=
-        g + "add -A; " + g + "commit -qm seed; " + g + "push -q " + q(cred_url(name)) + " main";
-    r = shell(script, dir_);
-    EXPECT_EQ(r.code, 0) << r.out << r.err;
-    return rev(name, "main");
-  }
-  std::string rev(const std::string& name, const std::string& ref) {
-    Proc r = shell("git --git-dir=" + q(bare(name)) + " rev-parse " + q(ref), dir_);
-    std::string s = r.out;
-    while (!s.empty() && s.back() == '\n') s.pop_back();
-    return s;
+    return srv().seed(name, files, dir_ / ("seed-" + std::to_string(seeds_++)));
   }
 
   // `wfrun ARGS` in the test's folder, trusting the test CA.
   Proc wfrun(const std::string& args, const std::string& env = "") {
-    return shell("cd " + q(dir_) + " && env WFRUN_HOME=" + q(state_) + " WFRUN_CA_FILE=" + q(ca()) +
+    return shell("cd " + q(dir_) + " && env WFRUN_HOME=" + q(state_) + " WFRUN_CA_FILE=" + q(srv().ca()) +
                      " " + env + " " + WFRUN_BIN + " " + args,
                  dir_);
   }
@@ -176,9 +77,6 @@ class GitCliTest : public ::testing::Test {
     }
   }
 
-  static inline std::string skip_;
-  static inline fs::path srv_dir_;
-  static inline int port_ = 0;
   fs::path dir_, state_;
   int seeds_ = 0;
 };
@@ -189,7 +87,7 @@ TEST_F(GitCliTest, GitCheckoutClonesIntoTheOutputVolume) {
   Fetch:
     uses: git-checkout@v1
     with:
-      url: )" + url("proj") +
+      url: )" + srv().url("proj") +
                       R"(
       username: alice
       password: secret:gitpw
@@ -218,7 +116,7 @@ TEST_F(GitCliTest, GitCheckoutClonesIntoTheOutputVolume) {
   // A wrong token: the job fails with the one-rejection message.
   Proc bad = wfrun("run wf.yaml --secret gitpw=wrong-token");
   EXPECT_EQ(bad.code, 1) << bad.out << bad.err;
-  EXPECT_NE(bad.out.find("authentication failed for " + url("proj") +
+  EXPECT_NE(bad.out.find("authentication failed for " + srv().url("proj") +
                          " (check the token and its scopes)"),
             std::string::npos)
       << bad.out;
@@ -226,7 +124,7 @@ TEST_F(GitCliTest, GitCheckoutClonesIntoTheOutputVolume) {
 
 TEST_F(GitCliTest, GitCheckoutRefAndPathAndGithubTokenFallback) {
   seed("refs", {{"README", "main\n"}});
-  Proc r = shell("set -e; " + git() + "clone -q " + q(cred_url("refs")) + " " + q(dir_ / "w") +
+  Proc r = shell("set -e; " + git() + "clone -q " + q(srv().cred_url("refs")) + " " + q(dir_ / "w") +
                      "; " + git() + "-C " + q(dir_ / "w") +
                      " checkout -qb feature/x; echo feat > " + q(dir_ / "w/README") + "; " + git() +
                      "-C " + q(dir_ / "w") + " commit -qam feat; " + git() + "-C " + q(dir_ / "w") +
@@ -237,7 +135,7 @@ TEST_F(GitCliTest, GitCheckoutRefAndPathAndGithubTokenFallback) {
   Fetch:
     uses: git-checkout@v1
     with:
-      url: )" + url("refs") +
+      url: )" + srv().url("refs") +
                       R"(
       ref: feature/x
       path: code
@@ -290,22 +188,22 @@ std::string commit_workflow(const std::string& extra = "") {
 TEST_F(GitCliTest, GitCommitPushesInputsToABranch) {
   std::string main_sha = seed("acme/results", {{"README", "results live here\n"}});
   file("wf.yaml", commit_workflow());
-  std::string env = "WFRUN_GITHUB_URL=" + base() + "/git";
+  std::string env = "WFRUN_GITHUB_URL=" + srv().base() + "/git";
   Proc o = wfrun("run wf.yaml --secret gitpw=" + std::string(kPass), env);
   ASSERT_EQ(o.code, 0) << o.out << o.err;
-  EXPECT_NE(o.out.find("Save | committing 2 paths to results of " + url("acme/results")),
+  EXPECT_NE(o.out.find("Save | committing 2 paths to results of " + srv().url("acme/results")),
             std::string::npos)
       << o.out;
-  std::string tip = rev("acme/results", "results");
+  std::string tip = srv().rev("acme/results", "results");
   EXPECT_NE(o.out.find("Save | pushed " + tip + " to results (1 attempt)"), std::string::npos)
       << o.out;
   Proc ls =
-      shell("git --git-dir=" + q(bare("acme/results")) + " ls-tree -r --name-only results", dir_);
+      shell("git --git-dir=" + q(srv().bare("acme/results")) + " ls-tree -r --name-only results", dir_);
   EXPECT_EQ(ls.out, "README\nruns/latest/sub/b.txt\nruns/latest/summary.md\n");
   Proc msg =
-      shell("git --git-dir=" + q(bare("acme/results")) + " log -1 --format=%s%n%an results", dir_);
+      shell("git --git-dir=" + q(srv().bare("acme/results")) + " log -1 --format=%s%n%an results", dir_);
   EXPECT_EQ(msg.out, "Update files from wfrun [skip ci]\nwfrun\n");
-  EXPECT_EQ(rev("acme/results", "results~1"), main_sha);  // created from `base`
+  EXPECT_EQ(srv().rev("acme/results", "results~1"), main_sha);  // created from `base`
   expect_no_token_under(state_);
 
   // The same files again: nothing to commit.
@@ -314,19 +212,19 @@ TEST_F(GitCliTest, GitCommitPushesInputsToABranch) {
   EXPECT_NE(again.out.find("Save | nothing to commit: results already has these files"),
             std::string::npos)
       << again.out;
-  EXPECT_EQ(rev("acme/results", "results"), tip);
+  EXPECT_EQ(srv().rev("acme/results", "results"), tip);
 }
 
 TEST_F(GitCliTest, GitCommitKeepsTheCommitAndPrintsHowToPushWhenThePushFails) {
   seed("acme/frozen", {{"README", "x\n"}});
-  fs::path hook = fs::path(bare("acme/frozen")) / "hooks/pre-receive";
+  fs::path hook = fs::path(srv().bare("acme/frozen")) / "hooks/pre-receive";
   std::ofstream(hook) << "#!/bin/sh\necho 'pushes are frozen' >&2\nexit 1\n";
   fs::permissions(hook, fs::perms::owner_all, fs::perm_options::add);
   std::string wf = commit_workflow();
   wf.replace(wf.find("acme/results"), 12, "acme/frozen");
   file("wf.yaml", wf);
   Proc o = wfrun("run wf.yaml --secret gitpw=" + std::string(kPass),
-                 "WFRUN_GITHUB_URL=" + base() + "/git");
+                 "WFRUN_GITHUB_URL=" + srv().base() + "/git");
   EXPECT_EQ(o.code, 1) << o.out << o.err;
   fs::path kept = state_ / "runs/1/jobs/Save/git-commit.git";
   std::string log = read_all(state_ / "runs/1/jobs/Save/log");
@@ -359,7 +257,7 @@ TEST_F(GitCliTest, GitCommitRefusesFilesOver50Megabytes) {
     with: {repo: acme/big, branch: main, paths: out, password: secret:gitpw}
 )");
   Proc o = wfrun("run wf.yaml --secret gitpw=" + std::string(kPass),
-                 "WFRUN_GITHUB_URL=" + base() + "/git");
+                 "WFRUN_GITHUB_URL=" + srv().base() + "/git");
   EXPECT_EQ(o.code, 1) << o.out << o.err;
   EXPECT_NE(o.out.find("refusing to commit files over 50 MB (GitHub rejects files over 100 MB): "),
             std::string::npos)
@@ -376,8 +274,8 @@ TEST_F(GitCliTest, QuickstartUsesGithubWithAToken) {
   std::string main_sha =
       seed("acme/analysis", {{"analysis.ipynb", read_all(src / "repo/analysis.ipynb")}});
   std::string env = "cd " + q(dir_) + " && env WFRUN_HOME=" + q(state_) +
-                    " WFRUN_CA_FILE=" + q(ca()) + " GITHUB_TOKEN=" + kPass +
-                    " WFRUN_GITHUB_URL=" + base() + "/git ";
+                    " WFRUN_CA_FILE=" + q(srv().ca()) + " GITHUB_TOKEN=" + kPass +
+                    " WFRUN_GITHUB_URL=" + srv().base() + "/git ";
   Proc bad =
       shell(env + "WFRUN_QUICKSTART_REPO=not-a-repo " + q(src / "run.sh") + " " + WFRUN_BIN, dir_);
   EXPECT_EQ(bad.code, 2);
@@ -388,18 +286,18 @@ TEST_F(GitCliTest, QuickstartUsesGithubWithAToken) {
       env + "WFRUN_QUICKSTART_REPO=acme/analysis " + q(src / "run.sh") + " " + WFRUN_BIN + " 2>&1",
       dir_);
   ASSERT_EQ(o.code, 0) << o.out;
-  std::string tip = rev("acme/analysis", "results");
-  EXPECT_EQ(rev("acme/analysis", "results~1"), main_sha);
-  EXPECT_NE(o.out.find("seeded " + (state_ / "workspace").string() + " from " + base() +
+  std::string tip = srv().rev("acme/analysis", "results");
+  EXPECT_EQ(srv().rev("acme/analysis", "results~1"), main_sha);
+  EXPECT_NE(o.out.find("seeded " + (state_ / "workspace").string() + " from " + srv().base() +
                        "/git/acme/analysis at main"),
             std::string::npos)
       << o.out;
   EXPECT_NE(o.out.find("commit:     " + tip + "\n"), std::string::npos) << o.out;
-  EXPECT_NE(o.out.find("look:       " + base() + "/git/acme/analysis/tree/results"),
+  EXPECT_NE(o.out.find("look:       " + srv().base() + "/git/acme/analysis/tree/results"),
             std::string::npos)
       << o.out;
   Proc ls =
-      shell("git --git-dir=" + q(bare("acme/analysis")) + " ls-tree -r --name-only results", dir_);
+      shell("git --git-dir=" + q(srv().bare("acme/analysis")) + " ls-tree -r --name-only results", dir_);
   EXPECT_EQ(ls.out,
             "analysis.ipynb\nruns/1/analysis.ipynb\nruns/1/results/metrics.json\n"
             "runs/1/results/summary.md\n");
@@ -486,7 +384,7 @@ TEST_F(GitCliTest, GitCommitUploadsLargeFilesAsReleaseAssets) {
       large-files: release
 )");
   Proc o = wfrun("run wf.yaml --secret gitpw=" + std::string(kPass),
-                 "WFRUN_GITHUB_URL=" + base() + "/git WFRUN_GITHUB_API_URL=" + api);
+                 "WFRUN_GITHUB_URL=" + srv().base() + "/git WFRUN_GITHUB_API_URL=" + api);
   shell("kill $(cat " + q(dir_ / "api.pid") + ")", dir_);
   ASSERT_EQ(o.code, 0) << o.out << o.err;
   Proc sums =
@@ -519,10 +417,10 @@ TEST_F(GitCliTest, GitCommitUploadsLargeFilesAsReleaseAssets) {
             std::string::npos)
       << requests;
   // The git server got the small files and the manifest, not the large ones.
-  Proc ls = shell("git --git-dir=" + q(bare("acme/assets")) + " ls-tree -r --name-only main", dir_);
+  Proc ls = shell("git --git-dir=" + q(srv().bare("acme/assets")) + " ls-tree -r --name-only main", dir_);
   EXPECT_EQ(ls.out, "README\nrun1/ckpt/config.json\nrun1/large-files.md\nrun1/report.md\n");
   Proc md =
-      shell("git --git-dir=" + q(bare("acme/assets")) + " show main:run1/large-files.md", dir_);
+      shell("git --git-dir=" + q(srv().bare("acme/assets")) + " show main:run1/large-files.md", dir_);
   EXPECT_NE(md.out.find("| `run1/model.bin` | 62.9 MB (62914560 bytes) | `" + model_sha + "` | [" +
                         model_sha.substr(0, 12) +
                         "-model.bin](https://github.com/acme/assets/releases/download/"
@@ -598,7 +496,7 @@ TEST_F(GitCliTest, GitCommitOpensAPullRequest) {
   wf.replace(wf.find("acme/results"), 12, "acme/prs");
   file("wf.yaml", wf);
   Proc o = wfrun("run wf.yaml --secret gitpw=" + std::string(kPass),
-                 "WFRUN_GITHUB_URL=" + base() + "/git WFRUN_GITHUB_API_URL=" + api);
+                 "WFRUN_GITHUB_URL=" + srv().base() + "/git WFRUN_GITHUB_API_URL=" + api);
   shell("kill $(cat " + q(dir_ / "api.pid") + ")", dir_);
   ASSERT_EQ(o.code, 0) << o.out << o.err;
   EXPECT_NE(o.out.find("Save | opened pull request #7: https://github.com/acme/prs/pull/7"),
@@ -634,7 +532,7 @@ TEST_F(GitCliTest, GitCommitUpdatesThePullRequestAlreadyOpen) {
   wf.replace(wf.find("acme/results"), 12, "acme/open");
   file("wf.yaml", wf);
   Proc o = wfrun("run wf.yaml --secret gitpw=" + std::string(kPass),
-                 "WFRUN_GITHUB_URL=" + base() + "/git WFRUN_GITHUB_API_URL=" + api);
+                 "WFRUN_GITHUB_URL=" + srv().base() + "/git WFRUN_GITHUB_API_URL=" + api);
   shell("kill $(cat " + q(dir_ / "api.pid") + ")", dir_);
   ASSERT_EQ(o.code, 0) << o.out << o.err;
   EXPECT_NE(o.out.find("Save | updated pull request #9: https://github.com/acme/open/pull/9"),
@@ -672,26 +570,26 @@ class SeedTest : public GitCliTest {
                          {"notebooks/hello.ipynb", kNotebook},
                          {"notebooks/data.txt", "main\n"}});
     fs::path w = dir_ / "w";
-    Proc r = shell("set -e; " + git() + "clone -q " + q(cred_url(name_)) + " " + q(w) + "; " +
+    Proc r = shell("set -e; " + git() + "clone -q " + q(srv().cred_url(name_)) + " " + q(w) + "; " +
                        git() + "-C " + q(w) + " tag v1; " + git() + "-C " + q(w) +
                        " checkout -qb feature/x; echo feature > " + q(w / "notebooks/data.txt") +
                        "; " + git() + "-C " + q(w) + " commit -qam feature; " + git() + "-C " +
                        q(w) + " push -q origin feature/x v1",
                    dir_);
     ASSERT_EQ(r.code, 0) << r.out << r.err;
-    feature_ = rev(name_, "feature/x");
+    feature_ = srv().rev(name_, "feature/x");
   }
   // `wfrun seed ARGS` with github.com on the server's /anon/ (public) or /git/ (private).
   Proc seed_cmd(const std::string& args, bool is_private = false, const std::string& env = "") {
     return wfrun("seed " + args,
-                 "WFRUN_GITHUB_URL=" + base() + (is_private ? "/git" : "/anon") + " " + env);
+                 "WFRUN_GITHUB_URL=" + srv().base() + (is_private ? "/git" : "/anon") + " " + env);
   }
   std::string workspace_json(const fs::path& ws) { return read_all(ws / ".wfrun/workspace.json"); }
   std::string gh(const std::string& rest = "") const {
     return "https://github.com/" + name_ + rest;
   }
   std::string origin(bool is_private = false) const {
-    return base() + (is_private ? "/git/" : "/anon/") + name_ + ".git";
+    return srv().base() + (is_private ? "/git/" : "/anon/") + name_ + ".git";
   }
 
   static inline int counter_ = 0;
@@ -797,7 +695,7 @@ TEST_F(SeedTest, ClearErrors) {
     return o.err;
   };
   EXPECT_EQ(err(q("https://github.com/acme/no-such-repo") + " x"),
-            "wfrun: reading " + base() +
+            "wfrun: reading " + srv().base() +
                 "/anon/acme/no-such-repo.git: repository not found (or the token cannot see "
                 "it)\n");
   EXPECT_EQ(err(q("https://github.com/acme") + " x"),

@@ -5,9 +5,7 @@
 
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -24,6 +22,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/git_https.h"
+
 extern char** environ;
 
 namespace fs = std::filesystem;
@@ -31,47 +31,11 @@ using nlohmann::json;
 
 namespace {
 
-struct Proc {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string q(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-Proc shell(const std::string& cmd, const fs::path& scratch) {
-  fs::path out = scratch / "sh.out", err = scratch / "sh.err";
-  int st = std::system(("{ " + cmd + " ; } >" + q(out) + " 2>" + q(err) + " </dev/null").c_str());
-  Proc r;
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  r.out = read_all(out);
-  r.err = read_all(err);
-  return r;
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
+using wfrun::testkit::GitHttpsTest;
+using wfrun::testkit::Proc;
+using wfrun::testkit::q;
+using wfrun::testkit::read_all;
+using wfrun::testkit::shell;
 
 const char* kUser = "alice";
 const char* kGitToken = "git-S3cret-T0ken";         // the server's password for kUser
@@ -151,90 +115,30 @@ const char* kSlowWf = R"(jobs:
         sleep 60
 )";
 
-class ServeRunTest : public ::testing::Test {
+/// One git server for the suite (tests/support/git_https.h; the server outlives each test, so
+/// each test gets its own repository); each test gets its own folder and state dir.
+class ServeRunTest : public GitHttpsTest {
  protected:
-  static void SetUpTestSuite() {
-    skip_.clear();
-    char tmpl[] = "/tmp/wfrun-serverun-srv-XXXXXX";
-    srv_dir_ = ::mkdtemp(tmpl);
-    Proc probe = shell("command -v lighttpd && test -e /usr/lib/lighttpd/mod_openssl.so", srv_dir_);
-    if (probe.code != 0) {
-      skip_ = "lighttpd with mod_openssl is not installed";
-      return;
-    }
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      port_ = free_port();
-      Proc r = shell("bash " + q(WFRUN_GITHTTP_SH) + " start " + q(srv_dir_) + " " +
-                         std::to_string(port_) + " " + kUser + " " + kGitToken + " " +
-                         std::to_string(::getpid()),
-                     srv_dir_);
-      if (r.code == 0) return;
-      skip_ = "githttp.sh start failed: " + r.out + r.err;
-    }
-  }
-  static void TearDownTestSuite() {
-    shell("bash " + q(WFRUN_GITHTTP_SH) + " stop " + q(srv_dir_), "/tmp");
-    std::error_code ec;
-    fs::remove_all(srv_dir_, ec);
-  }
+  static void SetUpTestSuite() { start_server(kUser, kGitToken); }
   void SetUp() override {
-    if (!skip_.empty()) {
-      const char* req = std::getenv("WFRUN_REQUIRE_LIGHTTPD");
-      if (req && std::string(req) == "1") FAIL() << skip_;
-      GTEST_SKIP() << skip_;
-    }
+    GitHttpsTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     char tmpl[] = "/tmp/wfrun-serverun-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     state_ = dir_ / "state";
-    proj_ = "acme/proj" + std::to_string(++repos_);  // the server outlives each test
+    proj_ = "acme/proj" + std::to_string(++repos_);
   }
   void TearDown() override {
     std::error_code ec;
     if (!dir_.empty()) fs::remove_all(dir_, ec);
   }
 
-  std::string url(const std::string& name) const {
-    return "https://localhost:" + std::to_string(port_) + "/git/" + name + ".git";
-  }
-  std::string ca() const { return (srv_dir_ / "tls/ca.pem").string(); }
-  std::string bare(const std::string& name) const {
-    return (srv_dir_ / "repos" / (name + ".git")).string();
-  }
-  std::string git() const {
-    return "env HOME=" + q(dir_ / "home") +
-           " GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 GIT_AUTHOR_NAME=test "
-           "GIT_AUTHOR_EMAIL=test@example.com GIT_COMMITTER_NAME=test "
-           "GIT_COMMITTER_EMAIL=test@example.com GIT_SSL_CAINFO=" +
-           q(ca()) + " git ";
-  }
-  std::string cred_url(const std::string& name) const {
-    return "https://" + std::string(kUser) + ":" + kGitToken + "@localhost:" +
-           std::to_string(port_) + "/git/" + name + ".git";
-  }
-  std::string rev(const std::string& name, const std::string& ref) {
-    Proc r = shell("git --git-dir=" + q(bare(name)) + " rev-parse " + q(ref), dir_);
-    std::string s = r.out;
-    while (!s.empty() && s.back() == '\n') s.pop_back();
-    return s;
-  }
-
+  std::string git() const { return srv().git(dir_ / "home"); }
   // A new repo NAME (OWNER/NAME) on the server whose main has `files`; returns main's sha.
+  // work_ is the clone that pushed it.
   std::string seed(const std::string& name, const std::map<std::string, std::string>& files) {
-    Proc r =
-        shell("bash " + q(WFRUN_GITHTTP_SH) + " new-repo " + q(srv_dir_) + " " + q(name), dir_);
-    EXPECT_EQ(r.code, 0) << r.err;
     work_ = dir_ / ("seed-" + std::to_string(seeds_++));
-    std::string g = git() + "-C " + q(work_) + " ";
-    std::string script = "set -e; " + git() + "init -q -b main " + q(work_) + "; ";
-    for (const auto& [path, text] : files) {
-      fs::create_directories((work_ / path).parent_path());
-      std::ofstream(work_ / path, std::ios::binary) << text;
-    }
-    script += g + "add -A; " + g + "commit -qm seed; " + g + "push -q " + q(cred_url(name)) +
-              " main";
-    r = shell(script, dir_);
-    EXPECT_EQ(r.code, 0) << r.out << r.err;
-    return rev(name, "main");
+    return srv().seed(name, files, work_);
   }
   std::map<std::string, std::string> proj_files() const {
     return {{"README", "the checkout\n"},
@@ -255,7 +159,7 @@ class ServeRunTest : public ::testing::Test {
     p["after"] = sha;
     p["head_commit"]["id"] = sha;
     p["repository"]["full_name"] = name;
-    p["repository"]["clone_url"] = url(name);
+    p["repository"]["clone_url"] = srv().url(name);
     return p;
   }
 
@@ -268,11 +172,11 @@ class ServeRunTest : public ::testing::Test {
                const std::string& sha, const std::string& ref) {
     return {{"run_id", id},          {"delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"},
             {"event", event},        {"repo", name},
-            {"clone_url", url(name)}, {"sha", sha},
+            {"clone_url", srv().url(name)}, {"sha", sha},
             {"ref", ref},            {"base_ref", nullptr},
             {"workflow", nullptr},   {"inputs", json::object()},
             {"github_api", "https://api.github.invalid"},
-            {"ca_file", ca()},       {"target_url", "http://127.0.0.1:8080/runs/" + std::to_string(id)}};
+            {"ca_file", srv().ca()},       {"target_url", "http://127.0.0.1:8080/runs/" + std::to_string(id)}};
   }
   void write(const fs::path& rundir, const json& req, const json& payload) {
     std::ofstream(rundir / "request.json") << req.dump(2);
@@ -309,9 +213,6 @@ class ServeRunTest : public ::testing::Test {
     }
   }
 
-  static inline std::string skip_;
-  static inline fs::path srv_dir_;
-  static inline int port_ = 0;
   static inline int repos_ = 0;
   std::string proj_;
   fs::path dir_, state_, work_;
@@ -352,9 +253,9 @@ TEST_F(ServeRunTest, PushRunsTheMatchingWorkflowsAndReportsTheInvalidOne) {
   json run = run_json(id);
   EXPECT_EQ(run["phase"], "succeeded");
   EXPECT_EQ(run["workflow"], "main");  // the store names a workflow by its file's stem
-  EXPECT_EQ(run["jobs"][0]["outputs"]["seen"], sha + " refs/heads/main " + url(proj_));
+  EXPECT_EQ(run["jobs"][0]["outputs"]["seen"], sha + " refs/heads/main " + srv().url(proj_));
   std::string log = read_all(state_ / "runs" / id / "jobs/show/log");
-  EXPECT_NE(log.find("ps=" + sha + " refs/heads/main " + url(proj_)), std::string::npos)
+  EXPECT_NE(log.find("ps=" + sha + " refs/heads/main " + srv().url(proj_)), std::string::npos)
       << log;
   EXPECT_NE(log.find("ctx=" + sha + " refs/heads/main acme/proj"), std::string::npos) << log;
   EXPECT_NE(log.find("the checkout"), std::string::npos) << log;  // cwd = the checkout
@@ -414,18 +315,18 @@ TEST_F(ServeRunTest, PullRequestFetchesTheHeadFromThePullRef) {
   // The pull request's head is on no branch: only refs/pull/7/head names it (as on GitHub).
   std::string g = git() + "-C " + q(work_) + " ";
   Proc r = shell("set -e; echo 'from the PR' > " + q(work_ / "README") + "; " + g +
-                     "commit -qam pr; " + g + "push -q " + q(cred_url("acme/pr")) +
+                     "commit -qam pr; " + g + "push -q " + q(srv().cred_url("acme/pr")) +
                      " HEAD:refs/pull/7/head",
                  dir_);
   ASSERT_EQ(r.code, 0) << r.err;
-  std::string head = rev("acme/pr", "refs/pull/7/head");
+  std::string head = srv().rev("acme/pr", "refs/pull/7/head");
   json p = example("pull_request", [](const json& e) { return e.value("action", "") == "opened"; });
   p["number"] = 7;
   p["pull_request"]["number"] = 7;
   p["pull_request"]["head"]["sha"] = head;
   p["pull_request"]["base"]["ref"] = "main";
   p["repository"]["full_name"] = "acme/pr";
-  p["repository"]["clone_url"] = url("acme/pr");
+  p["repository"]["clone_url"] = srv().url("acme/pr");
   fs::path rd = run_dir("1");
   json req = request(1, "pull_request", "acme/pr", head, "refs/pull/7/head");
   req["base_ref"] = "refs/heads/main";
@@ -440,7 +341,7 @@ TEST_F(ServeRunTest, PullRequestFetchesTheHeadFromThePullRef) {
   EXPECT_NE(log.find("from the PR"), std::string::npos) << log;
   EXPECT_NE(log.find("ctx=" + head + " refs/pull/7/merge acme/pr"), std::string::npos) << log;
   EXPECT_EQ(run_json(id)["jobs"][0]["outputs"]["seen"],
-            head + " refs/pull/7/head " + url("acme/pr"));
+            head + " refs/pull/7/head " + srv().url("acme/pr"));
 }
 
 TEST_F(ServeRunTest, ManualRunOfOneWorkflowWithInputs) {
@@ -527,7 +428,7 @@ TEST_F(ServeRunTest, FetchFailureIsAnErrorWithoutTheToken) {
   json res = result(rd);
   EXPECT_EQ(res["status"], "error");
   std::string msg = res["message"];
-  EXPECT_EQ(msg.rfind("fetching " + url(proj_) + ": ", 0), 0u) << msg;
+  EXPECT_EQ(msg.rfind("fetching " + srv().url(proj_) + ": ", 0), 0u) << msg;
   EXPECT_NE(msg.find("authentication failed"), std::string::npos) << msg;
   EXPECT_EQ(msg.find("wrong-T0ken-value"), std::string::npos);
   EXPECT_EQ(p.out.find("wrong-T0ken-value"), std::string::npos);

@@ -4,8 +4,6 @@
 #include "git/git.h"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +22,7 @@
 #include "git/clone_cache.h"
 #include "git/commit_push.h"
 #include "git/seed.h"
+#include "tests/support/git_https.h"
 
 namespace wfrun::git {
 namespace {
@@ -495,61 +494,7 @@ TEST_F(GitLocalTest, RunCheckoutClonesThroughTheCacheAndChecksOutTheRef) {
 // ---------------------------------------------------------------------------------------------
 // Against a real git smart-HTTP server over HTTPS with basic auth.
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
-
-bool require_lighttpd() {
-  const char* v = std::getenv("WFRUN_REQUIRE_LIGHTTPD");
-  return v && std::string(v) == "1";
-}
-
-/// lighttpd + git http-backend, shared by the suite.
-struct GitServer {
-  TempDir dir;
-  int port = 0;
-  std::string user = "alice";
-  std::string pass = "s3cret-T0ken-xyz";
-  std::string script = WFRUN_GITHTTP_SH;
-
-  std::string ca() const { return dir / "tls/ca.pem"; }
-  std::string url(const std::string& name) const {
-    return "https://localhost:" + std::to_string(port) + "/git/" + name + ".git";
-  }
-  std::string anon_url(const std::string& name) const {
-    return "https://localhost:" + std::to_string(port) + "/anon/" + name + ".git";
-  }
-  std::string bare(const std::string& name) const { return dir / ("repos/" + name + ".git"); }
-  // The git CLI, trusting the test CA (GIT_SSL_CAINFO beats -c http.sslCAInfo).
-  std::string git() const { return git_env(dir / "home") + "GIT_SSL_CAINFO=" + q(ca()) + " git "; }
-  std::string cred_url(const std::string& name) const {
-    return "https://" + user + ":" + pass + "@localhost:" + std::to_string(port) + "/git/" + name +
-           ".git";
-  }
-
-  std::string start() {
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      port = free_port();
-      Cmd c = sh("bash " + q(script) + " start " + q(dir.path()) + " " + std::to_string(port) +
-                 " " + user + " " + pass + " " + std::to_string(::getpid()));
-      if (c.rc == 0) return "";
-      if (attempt == 2) return "githttp.sh start failed: " + c.out;
-    }
-    return "unreachable";
-  }
-  void stop() { sh("bash " + q(script) + " stop " + q(dir.path())); }
-};
+using testkit::GitHttpsTest;
 
 /// Commits made in the seeded repo.
 struct Seed {
@@ -557,48 +502,27 @@ struct Seed {
   std::string work;  // the CLI clone that pushed them
 };
 
-class GitHttpTest : public ::testing::Test {
+/// lighttpd + git http-backend (tests/support/git_https.h), shared by the suite.
+class GitHttpTest : public GitHttpsTest {
  protected:
-  static void SetUpTestSuite() {
-    skip_ = "";
-    if (sh("command -v lighttpd && test -e /usr/lib/lighttpd/mod_openssl.so").rc != 0) {
-      skip_ =
-          "lighttpd with mod_openssl is not installed (apt-get install lighttpd "
-          "lighttpd-mod-openssl)";
-      return;
-    }
-    server_ = new GitServer;
-    std::string err = server_->start();
-    if (!err.empty()) skip_ = err;
-  }
-  static void TearDownTestSuite() {
-    if (server_) server_->stop();
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    if (!skip_.empty()) {
-      if (require_lighttpd() || server_) FAIL() << skip_;
-      GTEST_SKIP() << skip_;
-    }
-  }
+  static void SetUpTestSuite() { start_server("alice", "s3cret-T0ken-xyz"); }
 
-  GitServer& srv() { return *server_; }
   RemoteOptions good() const {
     RemoteOptions o;
-    o.creds.username = server_->user;
-    o.creds.token = server_->pass;
-    o.ca_file = server_->ca();
+    o.creds.username = srv().user();
+    o.creds.token = srv().pass();
+    o.ca_file = srv().ca();
     return o;
   }
+  std::string git() const { return srv().git(srv().dir() / "home"); }
   // A new bare repo NAME with main (2 commits), feature, tag v1 and refs/pull/1/head.
   Seed seed(const std::string& name) {
     Seed s;
-    Cmd c = sh("bash " + q(srv().script) + " new-repo " + q(srv().dir.path()) + " " + name);
-    EXPECT_EQ(c.rc, 0) << c.out;
+    testkit::Proc made = srv().new_repo(name);
+    EXPECT_EQ(made.code, 0) << made.out << made.err;
     s.work = tmp_ / ("seed-" + name);
-    std::string g = srv().git() + "-C " + q(s.work) + " ";
-    std::string script = "set -e; " + srv().git() + "init -q -b main " + q(s.work) +
+    std::string g = git() + "-C " + q(s.work) + " ";
+    std::string script = "set -e; " + git() + "init -q -b main " + q(s.work) +
                          "; echo one > " + q(s.work + "/README") + "; " + g + "add README; " + g +
                          "commit -qm one; " + g + "tag v1; echo two > " + q(s.work + "/README") +
                          "; " + g + "commit -qam two; " + g + "checkout -qb feature; echo feat > " +
@@ -607,7 +531,7 @@ class GitHttpTest : public ::testing::Test {
                          q(s.work + "/pr.txt") + "; " + g + "add pr.txt; " + g + "commit -qm pr; " +
                          g + "push -q " + q(srv().cred_url(name)) +
                          " main feature v1 HEAD:refs/pull/1/head; " + g + "checkout -q main";
-    c = sh(script);
+    Cmd c = sh(script);
     EXPECT_EQ(c.rc, 0) << c.out;
     auto rev = [&](const std::string& r) {
       return trimmed(sh("git --git-dir=" + q(srv().bare(name)) + " rev-parse " + r).out);
@@ -623,7 +547,7 @@ class GitHttpTest : public ::testing::Test {
   }
   // Pushes one more commit to main of NAME with the CLI (over HTTPS), returns its sha.
   std::string cli_push_commit(const Seed& s, const std::string& name, const std::string& file) {
-    std::string g = srv().git() + "-C " + q(s.work) + " ";
+    std::string g = git() + "-C " + q(s.work) + " ";
     Cmd c = sh("set -e; echo " + file + " > " + q(s.work + "/" + file) + "; " + g + "add " + file +
                "; " + g + "commit -qm " + file + "; " + g + "push -q " + q(srv().cred_url(name)) +
                " main");
@@ -631,7 +555,7 @@ class GitHttpTest : public ::testing::Test {
     return remote_rev(name, "main");
   }
   void expect_no_secret(const std::string& text) {
-    EXPECT_EQ(text.find(srv().pass), std::string::npos) << text;
+    EXPECT_EQ(text.find(srv().pass()), std::string::npos) << text;
   }
   void expect_no_secret_in_tree(const fs::path& root) {
     for (const auto& e : fs::recursive_directory_iterator(root)) {
@@ -643,12 +567,8 @@ class GitHttpTest : public ::testing::Test {
     }
   }
 
-  static GitServer* server_;
-  static std::string skip_;
   TempDir tmp_;
 };
-GitServer* GitHttpTest::server_ = nullptr;
-std::string GitHttpTest::skip_;
 
 TEST_F(GitHttpTest, ClonesAndFetchesWithAToken) {
   Seed s = seed("clone");
@@ -690,11 +610,11 @@ TEST_F(GitHttpTest, BadPasswordFailsAfterOneTry) {
   // One unauthenticated request and one with the bad password: no 15 retries. Only libgit2's
   // lines count: the git CLI's seeding push is in the log too, once lighttpd has flushed it.
   size_t tries = 0;
-  std::istringstream log(slurp(srv().dir / "log/access.log"));
+  std::istringstream log(slurp(srv().dir() / "log/access.log"));
   for (std::string line; std::getline(log, line);)
     tries += line.find("/git/badpw.git/info/refs") != std::string::npos &&
              line.find("libgit2") != std::string::npos;
-  EXPECT_LE(tries, 2u) << slurp(srv().dir / "log/access.log");
+  EXPECT_LE(tries, 2u) << slurp(srv().dir() / "log/access.log");
 }
 
 TEST_F(GitHttpTest, NoCredentialsForAPrivateRepo) {
@@ -849,7 +769,7 @@ TEST_F(GitHttpTest, PreReceiveHookRejectionKeepsTheCommitAndSaysHowToPush) {
   expect_no_secret_in_tree(tmp_.path() / "work");
   // The printed command works once the hook is gone.
   fs::remove(hook);
-  Cmd c = sh(srv().git() + "-c credential.helper= -C " + q(tmp_ / "work") + " push " +
+  Cmd c = sh(git() + "-c credential.helper= -C " + q(tmp_ / "work") + " push " +
              q(srv().cred_url("hook")) + " refs/heads/main:refs/heads/main");
   ASSERT_EQ(c.rc, 0) << c.out;
   EXPECT_EQ(remote_rev("hook", "main"), sha);

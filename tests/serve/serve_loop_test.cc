@@ -12,10 +12,8 @@
 
 #include <fcntl.h>
 #include <httplib.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,6 +35,7 @@
 #include "http/serve/run_page.h"
 #include "http/serve/signature.h"
 #include "tests/http/openapi_check.h"
+#include "tests/support/git_https.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -49,18 +48,8 @@ const char* const kApiToken = "loop-api-token";
 const char* const kRepoToken = "ghp-loop-R3poT0ken";  // statuses (and clones in the full loop)
 const std::string kModules = std::string(WFRUN_SOURCE_DIR) + "/node_modules";
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string q(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using wfrun::testkit::q;
+using wfrun::testkit::read_all;
 
 /// Runs `cmd` in sh; returns its exit code, stdout+stderr in `*out`.
 int shell(const std::string& cmd, std::string* out = nullptr) {
@@ -675,66 +664,27 @@ TEST_F(ServeLoop, Tls) {
 
 // ---- the full loop: push -> clone from the git server -> real serve-run -> status ----
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
-
 TEST_F(ServeLoop, FullLoopPushCloneRunReport) {
-  std::string out;
-  if (shell("command -v lighttpd && test -e /usr/lib/lighttpd/mod_openssl.so", &out) != 0) {
-    const char* req = std::getenv("WFRUN_REQUIRE_LIGHTTPD");
-    if (req && std::string(req) == "1") FAIL() << "lighttpd with mod_openssl is not installed";
-    GTEST_SKIP() << "lighttpd with mod_openssl is not installed";
-  }
   // The git server; kRepoToken is the password of x-access-token (how a token clones).
-  const fs::path git = dir_ / "git";
-  int port = 0;
-  for (int i = 0; i < 3 && port == 0; ++i) {
-    port = free_port();
-    if (shell("bash " + q(WFRUN_GITHTTP_SH) + " start " + q(git.string()) + " " + std::to_string(port) +
-                  " alice " + kRepoToken + " " + std::to_string(::getpid()),
-              &out) != 0)
-      port = 0;
+  wfrun::testkit::GitHttpsServer git("alice", kRepoToken);
+  if (std::string why = git.start(); !why.empty()) {
+    if (wfrun::testkit::required("WFRUN_REQUIRE_LIGHTTPD") || !git.peer_missing()) FAIL() << why;
+    GTEST_SKIP() << why;
   }
-  ASSERT_NE(port, 0) << out;
-  struct Stop {
-    std::string cmd;
-    ~Stop() { shell(cmd); }
-  } stop_git{"bash " + q(WFRUN_GITHTTP_SH) + " stop " + q(git.string())};
   const std::string repo = "acme/loop";
-  const std::string clone = "https://localhost:" + std::to_string(port) + "/git/" + repo + ".git";
-  const std::string ca = (git / "tls/ca.pem").string();
+  const std::string clone = git.url(repo);
+  const std::string ca = git.ca();
   // The repository: one workflow for main, whose job prints the sha, then waits for `release`.
-  const fs::path work = dir_ / "work";
-  fs::create_directories(work / ".wfrun/workflows");
-  std::ofstream(work / ".wfrun/workflows/ci.yaml")
-      << "on: {github: {branches: {only: main}}}\n"
-         "jobs:\n  show:\n    uses: script@v1\n    with:\n      script: |\n"
-         "        echo \"sha=$WFRUN_GIT_SHA\"\n"
-         "        while [ ! -e " << (dir_ / "release").string() << " ]; do sleep 0.05; done\n"
-         "        echo released\n";
-  const std::string g = "env HOME=" + q(dir_.string()) + " GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 "
-                        "GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com GIT_COMMITTER_NAME=t "
-                        "GIT_COMMITTER_EMAIL=t@example.com GIT_SSL_CAINFO=" + q(ca) + " git -C " + q(work.string()) + " ";
-  ASSERT_EQ(shell("set -e; bash " + q(WFRUN_GITHTTP_SH) + " new-repo " + q(git.string()) + " " + repo + "; " + g +
-                      "init -q -b main; " + g + "add -A; " + g + "commit -qm 'add ci'; " + g + "push -q " +
-                      q("https://alice:" + std::string(kRepoToken) + "@localhost:" + std::to_string(port) + "/git/" +
-                        repo + ".git") + " main; " + g + "rev-parse HEAD",
-                  &out),
-            0)
-      << out;
-  const std::string sha = out.substr(out.size() - 41, 40);
-  ASSERT_TRUE(std::regex_match(sha, std::regex("[0-9a-f]{40}"))) << out;
+  const std::string sha = git.seed(
+      repo,
+      {{".wfrun/workflows/ci.yaml",
+        "on: {github: {branches: {only: main}}}\n"
+        "jobs:\n  show:\n    uses: script@v1\n    with:\n      script: |\n"
+        "        echo \"sha=$WFRUN_GIT_SHA\"\n"
+        "        while [ ! -e " + (dir_ / "release").string() + " ]; do sleep 0.05; done\n"
+        "        echo released\n"}},
+      dir_ / "work");
+  ASSERT_TRUE(std::regex_match(sha, std::regex("[0-9a-f]{40}"))) << sha;
 
   // The real push example, pointed at the repository.
   json push = push_example();
