@@ -140,7 +140,9 @@ std::string result_text(const Answer& a, const Redactor& redactor) {
             {"message", redactor.redact(one_line(a.message))},
             {"workflows", std::move(wfs)}};
   if (!a.trigger.is_null()) j["trigger"] = a.trigger;
-  return j.dump(2);
+  // A message may quote bytes that are not UTF-8 (JSON parse errors do): they must not cost the
+  // whole answer.
+  return j.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace wfrun::cli

@@ -1,6 +1,7 @@
 #pragma once
 // The serve-run contract's two files: RUNDIR/request.json (what `wfrun serve` asks for, read and
-// checked here) and RUNDIR/result.json (what the child answers).
+// checked here) and RUNDIR/result.json (what the child answers). Both may hold bytes from a
+// webhook delivery: reading refuses what is not well-formed, writing never throws on it.
 
 #include <cstdint>
 #include <map>
@@ -55,7 +56,7 @@ struct Answer {
 };
 
 /// result.json's text (pretty-printed JSON, no final newline). Messages are made one line and
-/// redacted.
+/// redacted; bytes that are not UTF-8 come out as U+FFFD instead of failing the whole answer.
 std::string result_text(const Answer& a, const Redactor& redactor);
 
 }  // namespace wfrun::cli

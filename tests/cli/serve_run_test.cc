@@ -468,6 +468,9 @@ TEST_F(ServeRunTest, BadRequestJsonNamesTheField) {
        "request.json: field inputs.n: must be a string, got a number"},
       {R"({"run_id": 17, "event": "push", "ref": 5, "repo": "a/b", "clone_url": "https://x/y.git"})",
        "request.json: field ref: must be a string, got a number"},
+      // Bytes that are not UTF-8: the parser's message quotes them, and result.json must still
+      // be written (found by tests/fuzz/request_json_fuzz.cc).
+      {"{\"run_id\": 17, \"event\": \"push\xff\xfe\"}", "request.json: not valid JSON: "},
   };
   int n = 0;
   for (const auto& c : cases) {
