@@ -1,6 +1,7 @@
 #include "base/strings.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 namespace wfrun {
@@ -92,12 +93,82 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
+std::string base64_encode(std::string_view data, bool url_safe) {
+  const char* alphabet = url_safe
+                             ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                             : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= data.size(); i += 3) {
+    unsigned v = static_cast<unsigned char>(data[i]) << 16 |
+                 static_cast<unsigned char>(data[i + 1]) << 8 |
+                 static_cast<unsigned char>(data[i + 2]);
+    for (int k = 3; k >= 0; --k) out += alphabet[(v >> (6 * k)) & 63];
+  }
+  if (size_t rest = data.size() - i; rest > 0) {
+    unsigned v = static_cast<unsigned char>(data[i]) << 16;
+    if (rest == 2) v |= static_cast<unsigned char>(data[i + 1]) << 8;
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += rest == 2 ? alphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+namespace {
+
+// The characters of base64(text) that do not depend on what comes before or after `secret`
+// when it starts `offset` bytes (0, 1 or 2) into a 3-byte group of a longer text.
+std::string base64_core(std::string_view secret, size_t offset, bool url_safe) {
+  std::string padded(offset, '\0');
+  padded.append(secret);
+  std::string enc = base64_encode(padded, url_safe);
+  // Each character holds 6 bits: skip those that hold bits of the bytes before the secret,
+  // and stop before the first that holds bits of the bytes after it.
+  size_t first = (8 * offset + 5) / 6;
+  size_t end = 8 * (offset + secret.size()) / 6;
+  return end > first ? enc.substr(first, end - first) : std::string();
+}
+
+// %XX for every byte but RFC 3986's unreserved ones; `plus`: a space is '+' (forms).
+std::string url_encode(std::string_view s, bool lower, bool plus) {
+  const char* hex = lower ? "0123456789abcdef" : "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else if (plus && c == ' ') {
+      out += '+';
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 void Redactor::add(std::string secret) {
   if (secret.empty()) return;
-  if (std::find(secrets_.begin(), secrets_.end(), secret) != secrets_.end()) return;
-  secrets_.push_back(std::move(secret));
+  for (bool url_safe : {false, true})
+    for (size_t offset = 0; offset < 3; ++offset) add_pattern(base64_core(secret, offset, url_safe));
+  for (bool lower : {false, true})
+    for (bool plus : {false, true}) add_pattern(url_encode(secret, lower, plus));
+  // The value itself, whatever its length (the derived forms only from kMinDerivedLength on).
+  if (std::find(secrets_.begin(), secrets_.end(), secret) == secrets_.end())
+    secrets_.push_back(std::move(secret));
   std::sort(secrets_.begin(), secrets_.end(),
             [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+}
+
+void Redactor::add_pattern(std::string pattern) {
+  if (pattern.size() < kMinDerivedLength) return;
+  if (std::find(secrets_.begin(), secrets_.end(), pattern) != secrets_.end()) return;
+  secrets_.push_back(std::move(pattern));
 }
 
 size_t Redactor::split_point(std::string_view text) const {

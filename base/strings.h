@@ -29,9 +29,17 @@ std::string format_duration(double seconds);
 /// Text made safe for HTML element content and quoted attribute values (& < > " ').
 std::string html_escape(std::string_view s);
 
-/// Replaces every occurrence of each secret value in `text` with `***`.
+/// Replaces every occurrence of each secret value in `text` with `***`: the value as written,
+/// and the forms a job most often prints it in without meaning to: base64 (standard and
+/// URL-safe, at each of the three alignments a secret can have inside a longer base64 text,
+/// so `Authorization: Basic ...` is masked too) and URL-encoded (%XX, upper or lower case,
+/// and `+` for spaces). Other transformations (hex, a value split in two, compressed,
+/// encrypted) are not masked, as in GitHub Actions. Derived forms shorter than
+/// kMinDerivedLength are not masked either: they would mask ordinary text.
 class Redactor {
  public:
+  static constexpr size_t kMinDerivedLength = 6;
+
   void add(std::string secret);
   std::string redact(std::string_view text) const;
   bool empty() const { return secrets_.empty(); }
@@ -41,7 +49,13 @@ class Redactor {
   size_t split_point(std::string_view text) const;
 
  private:
-  std::vector<std::string> secrets_;  // longest first, so overlapping secrets mask fully
+  void add_pattern(std::string pattern);
+
+  std::vector<std::string> secrets_;  // values and their forms, longest first, so overlapping
+                                      // patterns mask fully
 };
+
+/// base64 of `data` (RFC 4648 section 4; `url_safe`: section 5, "-_" for "+/"), with padding.
+std::string base64_encode(std::string_view data, bool url_safe = false);
 
 }  // namespace wfrun
