@@ -1,5 +1,6 @@
 #include "git/actions.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 
@@ -7,6 +8,7 @@
 #include "git/action_util.h"
 #include "git/clone_cache.h"
 #include "git/lg2.h"
+#include "engine/output.h"
 
 namespace wfrun::git {
 namespace {
@@ -26,10 +28,9 @@ std::vector<std::string> volume_outputs(const workflows::Job& job) {
   return out;
 }
 
-// The token for a remote: `password` (a resolved secret:NAME), else the GITHUB_TOKEN secret,
-// the job's env GITHUB_TOKEN, or wfrun's own GITHUB_TOKEN.
-std::string pick_token(const engine::ActionContext& ctx) {
-  if (std::string p = ctx.arg("password"); !p.empty()) return p;
+// The token for a remote when no `password` is given: the GITHUB_TOKEN secret, the job's env
+// GITHUB_TOKEN, or wfrun's own GITHUB_TOKEN.
+std::string default_token(const engine::ActionContext& ctx) {
   if (ctx.secrets) {
     if (auto it = ctx.secrets->find("GITHUB_TOKEN");
         it != ctx.secrets->end() && !it->second.empty())
@@ -44,6 +45,29 @@ bool truthy(const workflows::Json& with, const std::string& key) {
   if (!with.contains(key)) return false;
   const auto& v = with[key];
   return v.is_boolean() ? v.get<bool>() : (v.is_string() && v.get<std::string>() == "true");
+}
+
+bool plain_http(const std::string& url) {
+  if (url.size() < 7) return false;
+  std::string scheme = url.substr(0, 7);
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return scheme == "http://";
+}
+
+// Whether `url` carries credentials of its own (https://user:password@host or TOKEN@host).
+bool url_has_credentials(const std::string& url) {
+  Credentials c;
+  lg2::take_url_credentials(url, c);
+  return !c.token.empty();
+}
+
+Error plain_http_error(const workflows::Job& job, const std::string& key) {
+  return Error(detail::field(job, key),
+               job.uses + " refuses to send " +
+                   (key == "password" ? "`password`" : "the credentials in `url`") +
+                   " over plain http://: HTTP Basic authentication carries it unencrypted, "
+                   "readable by anyone on the network path. Use an https:// URL, or set "
+                   "`insecure: true` if you accept that");
 }
 
 }  // namespace
@@ -62,17 +86,41 @@ std::string self_exe() {
   return ec ? "wfrun" : p.string();
 }
 
-void add_remote(const engine::ActionContext& ctx, const std::string& url,
-                engine::ActionCommand& cmd) {
+Status check_plain_http(const workflows::Job& job) {
+  const auto& w = job.with;
+  if (!w.contains("url") || !w["url"].is_string() || truthy(w, "insecure")) return {};
+  const std::string url = w["url"].get<std::string>();
+  if (!plain_http(url)) return {};
+  if (w.contains("password") && !(w["password"].is_string() && w["password"].get<std::string>().empty()))
+    return plain_http_error(job, "password");
+  if (url_has_credentials(url)) return plain_http_error(job, "url");
+  return {};
+}
+
+Status add_remote(const engine::ActionContext& ctx, const std::string& url,
+                  engine::ActionCommand& cmd) {
   Credentials creds;
   creds.username = ctx.arg("username");
-  creds.token = pick_token(ctx);
+  const std::string password = ctx.arg("password");
+  const std::string fallback = password.empty() ? default_token(ctx) : "";
+  creds.token = password.empty() ? fallback : password;
   std::string clean = lg2::take_url_credentials(url, creds);
+  if (plain_http(clean) && !creds.token.empty() && !truthy(ctx.with, "insecure")) {
+    if (!password.empty()) return plain_http_error(ctx.job, "password");
+    if (fallback.empty()) return plain_http_error(ctx.job, "url");
+    // Nobody asked for this token to go to that server: do not offer it.
+    creds = Credentials{};
+    creds.username = ctx.arg("username");
+    if (ctx.output)
+      ctx.output->line("wfrun: not offering GITHUB_TOKEN to a plain http:// server (set "
+                       "`insecure: true` to send it unencrypted)");
+  }
   cmd.argv.insert(cmd.argv.end(), {"--url", clean});
   if (!creds.username.empty()) cmd.argv.insert(cmd.argv.end(), {"--username", creds.username});
   if (!creds.token.empty()) cmd.env[kTokenEnv] = creds.token;
   if (std::string ca = env_or("WFRUN_CA_FILE"); !ca.empty())
     cmd.argv.insert(cmd.argv.end(), {"--ca-file", ca});
+  return {};
 }
 
 }  // namespace detail
@@ -91,7 +139,7 @@ Status GitCheckoutAction::check(const workflows::Job& job) const {
                        "' has " + std::to_string(vols.size()) +
                        ": declare one (outputs: {src: {type: volume}}) or give `path:`");
   }
-  return {};
+  return detail::check_plain_http(job);
 }
 
 Result<engine::ActionCommand> GitCheckoutAction::command(const engine::ActionContext& ctx) const {
@@ -108,7 +156,7 @@ Result<engine::ActionCommand> GitCheckoutAction::command(const engine::ActionCon
   std::string state = ctx.store ? ctx.store->state_dir() : ctx.dirs.dir;
   engine::ActionCommand cmd;
   cmd.argv = {detail::self_exe(), "git-checkout"};
-  detail::add_remote(ctx, url, cmd);
+  if (auto s = detail::add_remote(ctx, url, cmd); !s) return s.error();
   cmd.argv.insert(cmd.argv.end(), {"--dest", dest, "--cache", state + "/git-cache"});
   if (std::string ref = ctx.arg("ref"); !ref.empty())
     cmd.argv.insert(cmd.argv.end(), {"--ref", ref});

@@ -104,7 +104,7 @@ Status GitCommitAction::check(const workflows::Job& job) const {
                    "`pull-request` needs `repo: OWNER/NAME` (the GitHub API names repositories "
                    "that way), not `url:`");
   }
-  return {};
+  return detail::check_plain_http(job);
 }
 
 Result<engine::ActionCommand> GitCommitAction::command(const engine::ActionContext& ctx) const {
@@ -120,7 +120,7 @@ Result<engine::ActionCommand> GitCommitAction::command(const engine::ActionConte
     return Error(field(ctx.job, "branch"), "git-commit@v1 needs `branch:` (where to commit)");
   engine::ActionCommand cmd;
   cmd.argv = {detail::self_exe(), "git-commit"};
-  detail::add_remote(ctx, url, cmd);
+  if (auto s = detail::add_remote(ctx, url, cmd); !s) return s.error();
   cmd.argv.insert(cmd.argv.end(), {"--inputs", ctx.dirs.inputs});
   for (std::string p : string_list(ctx.with["paths"])) {
     // /inputs/x (or, in rewrite mode, the job's inputs folder) -> x: relative to --inputs.

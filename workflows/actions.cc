@@ -77,6 +77,7 @@ std::vector<ActionSpec> make_actions() {
                                            {"path", K::kString, false, {}},
                                            {"username", K::kString, false, {}},
                                            {"password", K::kString, false, {}},
+                                           {"insecure", K::kBool, false, {}},
                                            {"submodules", K::kBool, false, {}}}));
   // Ours: commit files from the job's inputs to a branch and push (git/commit_action.cc).
   out.push_back(action("git-commit@v1", {{"paths", K::kStringOrList, true, {}},
@@ -89,6 +90,7 @@ std::vector<ActionSpec> make_actions() {
                                          {"author", K::kString, false, {}},
                                          {"username", K::kString, false, {}},
                                          {"password", K::kString, false, {}},
+                                         {"insecure", K::kBool, false, {}},
                                          {"pull-request", K::kMap, false, {}},
                                          {"large-files", K::kString, false, {"refuse", "release"}}}));
   out.push_back(unavailable(

@@ -321,6 +321,61 @@ TEST(GitCheckoutAction, NeedsOneVolumeOutputOrAPath) {
   EXPECT_TRUE(action.check(one.job).ok());
 }
 
+// HTTP Basic over plain http:// carries the password readable to anyone on the way: refused
+// unless the job says `insecure: true`, and a GITHUB_TOKEN found by default is not offered.
+TEST(GitCheckoutAction, PlainHttpCredentialsNeedInsecure) {
+  GitCheckoutAction action;
+  ActionFixture f("git-checkout@v1", {"src"});
+  f.job.where.file = "wf.yaml";
+  f.job.where.line = 3;
+  f.job.where.column = 5;
+  f.with = {{"url", "http://git.example.com/o/r.git"}, {"password", "pw-T0ken"}};
+  const std::string why =
+      "git-checkout@v1 refuses to send `password` over plain http://: HTTP Basic "
+      "authentication carries it unencrypted, readable by anyone on the network path. Use an "
+      "https:// URL, or set `insecure: true` if you accept that";
+  auto cmd = f.command(action);
+  ASSERT_FALSE(cmd);
+  EXPECT_EQ(cmd.error().message(), why);
+  EXPECT_EQ(cmd.error().where().field, "jobs.fetch.with.password");
+  // Before the run as well, where the workflow says it.
+  f.job.with = f.with;
+  ASSERT_FALSE(action.check(f.job));
+  EXPECT_EQ(action.check(f.job).error().str(), "wf.yaml:3:5: " + why);
+  // Credentials in the URL itself.
+  f.with = {{"url", "HTTP://bob:url-T0ken@git.example.com/o/r.git"}};
+  cmd = f.command(action);
+  ASSERT_FALSE(cmd);
+  EXPECT_EQ(cmd.error().where().field, "jobs.fetch.with.url");
+  EXPECT_NE(cmd.error().message().find("the credentials in `url`"), std::string::npos);
+  // insecure: true sends them; https:// never needed it.
+  f.with = {{"url", "http://git.example.com/o/r.git"}, {"password", "pw-T0ken"}, {"insecure", true}};
+  f.job.with = f.with;
+  cmd = f.command(action);
+  ASSERT_TRUE(cmd) << cmd.error().str();
+  EXPECT_EQ(cmd->env.at(kTokenEnv), "pw-T0ken");
+  EXPECT_TRUE(action.check(f.job).ok());
+  f.with = {{"url", "https://git.example.com/o/r.git"}, {"password", "pw-T0ken"}};
+  cmd = f.command(action);
+  ASSERT_TRUE(cmd) << cmd.error().str();
+  EXPECT_EQ(cmd->env.at(kTokenEnv), "pw-T0ken");
+  // A GITHUB_TOKEN nobody named for this server: a public http:// clone works without it.
+  f.secrets["GITHUB_TOKEN"] = "gh-T0ken";
+  f.with = {{"url", "http://git.example.com/o/r.git"}};
+  cmd = f.command(action);
+  ASSERT_TRUE(cmd) << cmd.error().str();
+  EXPECT_EQ(cmd->env.count(kTokenEnv), 0u);
+  // git-commit@v1 takes the same care.
+  GitCommitAction commit;
+  ActionFixture c("git-commit@v1", {});
+  c.with = {{"url", "http://git.example.com/o/r.git"}, {"password", "pw-T0ken"},
+            {"branch", "out"}, {"paths", "x"}};
+  cmd = c.command(commit);
+  ASSERT_FALSE(cmd);
+  EXPECT_EQ(cmd.error().where().field, "jobs.fetch.with.password");
+  EXPECT_NE(cmd.error().message().find("git-commit@v1 refuses"), std::string::npos);
+}
+
 TEST(GitCommitAction, CommandLineKeepsTheTokenOutAndPathsRelative) {
   GitCommitAction action;
   ActionFixture f("git-commit@v1", {});
