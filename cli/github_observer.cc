@@ -22,6 +22,7 @@ std::string job_state(engine::JobState s) {
     case engine::JobState::kSkipped:
       return "skipped";
     case engine::JobState::kCancelled:
+    case engine::JobState::kInterrupted:
       return "cancelled";
     case engine::JobState::kRunning:
       return "running";

@@ -107,6 +107,9 @@ int cmd_show(const std::string& state, const std::string& run_text, bool json) {
               static_cast<long long>(run->number), engine::run_state_name(run->state),
               run->workflow_file.c_str(), format_time(run->started).c_str(),
               format_time(run->finished).c_str());
+  if (!terminal_state(run->state) && run->owner.pid > 0)
+    std::printf("run by:   wfrun (pid %d on %s)\n", static_cast<int>(run->owner.pid),
+                run->owner.host.c_str());
   std::fputs(summary_table(to_result(*run)).c_str(), stdout);
   bool any = false;
   for (const auto& j : run->jobs) {
@@ -183,6 +186,9 @@ int cmd_logs(const std::string& state, const std::string& run_text, const std::s
     }
     if (!follow || terminal_state(run->state)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    // A run whose wfrun was killed would be "running" forever: the store notices the owner
+    // is gone and ends it, and so this loop.
+    (void)store->mark_interrupted();
     auto again = store->get_run(run->id);
     if (!again) return print_error(again.error());
     // One last pump after the run ends, so nothing printed at the very end is missed.

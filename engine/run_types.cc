@@ -18,6 +18,8 @@ const char* job_state_name(JobState s) {
       return "cancelled";
     case JobState::kTimedOut:
       return "timed-out";
+    case JobState::kInterrupted:
+      return "interrupted";
   }
   return "?";
 }

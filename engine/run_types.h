@@ -12,8 +12,18 @@
 
 namespace wfrun::engine {
 
-/// What happened to a job (Gradient's phases, lower case).
-enum class JobState { kPending, kRunning, kSucceeded, kFailed, kSkipped, kCancelled, kTimedOut };
+/// What happened to a job (Gradient's phases, lower case). kInterrupted: it was running when
+/// the wfrun that ran it died (found so by a later wfrun).
+enum class JobState {
+  kPending,
+  kRunning,
+  kSucceeded,
+  kFailed,
+  kSkipped,
+  kCancelled,
+  kTimedOut,
+  kInterrupted
+};
 const char* job_state_name(JobState s);  // "succeeded", "failed", ...
 
 /// The run's phase.

@@ -2,8 +2,10 @@
 // in store_data.cc; the SQL helpers in store_sql.h.
 #include "engine/store.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "base/log.h"
 #include "engine/fs.h"
 #include "engine/sqlite.h"
 #include "engine/store_sql.h"
@@ -22,6 +24,11 @@ CREATE TABLE IF NOT EXISTS runs(
   state TEXT NOT NULL,
   started REAL NOT NULL DEFAULT 0,
   finished REAL NOT NULL DEFAULT 0,
+  owner_pid INTEGER NOT NULL DEFAULT 0,
+  owner_start INTEGER NOT NULL DEFAULT 0,
+  owner_boot TEXT NOT NULL DEFAULT '',
+  owner_host TEXT NOT NULL DEFAULT '',
+  cgroup TEXT NOT NULL DEFAULT '',
   UNIQUE(workflow, number));
 CREATE TABLE IF NOT EXISTS jobs(
   run_id INTEGER NOT NULL,
@@ -56,8 +63,23 @@ CREATE TABLE IF NOT EXISTS models(
   created REAL NOT NULL);
 )sql";
 
+// Columns added since the first release: a store made by an older wfrun gets them on open.
+constexpr struct {
+  const char* name;
+  const char* definition;
+} kAddedRunColumns[] = {
+    {"owner_pid", "INTEGER NOT NULL DEFAULT 0"}, {"owner_start", "INTEGER NOT NULL DEFAULT 0"},
+    {"owner_boot", "TEXT NOT NULL DEFAULT ''"},  {"owner_host", "TEXT NOT NULL DEFAULT ''"},
+    {"cgroup", "TEXT NOT NULL DEFAULT ''"},
+};
+
+// Runs that may still be going: the ones mark_interrupted() looks at on every open.
+constexpr const char* kLiveIndex =
+    "CREATE INDEX IF NOT EXISTS runs_live ON runs(id) WHERE state IN ('queued', 'running')";
+
 constexpr const char* kRunColumns =
-    "id, number, workflow, workflow_file, dir, state, started, finished";
+    "id, number, workflow, workflow_file, dir, state, started, finished, owner_pid, owner_start, "
+    "owner_boot, owner_host, cgroup";
 
 RunState parse_run_state(const std::string& s) {
   for (auto st : {RunState::kQueued, RunState::kRunning, RunState::kSucceeded, RunState::kFailed,
@@ -68,7 +90,8 @@ RunState parse_run_state(const std::string& s) {
 
 JobState parse_job_state(const std::string& s) {
   for (auto st : {JobState::kPending, JobState::kRunning, JobState::kSucceeded, JobState::kFailed,
-                  JobState::kSkipped, JobState::kCancelled, JobState::kTimedOut})
+                  JobState::kSkipped, JobState::kCancelled, JobState::kTimedOut,
+                  JobState::kInterrupted})
     if (s == job_state_name(st)) return st;
   return JobState::kFailed;
 }
@@ -83,7 +106,26 @@ RunRecord read_run_row(Query& q) {
   r.state = parse_run_state(q.text(5));
   r.started = q.real(6);
   r.finished = q.real(7);
+  r.owner.pid = static_cast<pid_t>(q.i64(8));
+  r.owner.start_ticks = static_cast<std::uint64_t>(q.i64(9));
+  r.owner.boot_id = q.text(10);
+  r.owner.host = q.text(11);
+  r.cgroup = q.text(12);
   return r;
+}
+
+Status add_missing_columns(StoreImpl& impl) {
+  Query q(impl, "PRAGMA table_info(runs)");
+  if (!q.ok()) return q.error();
+  std::vector<std::string> have;
+  while (q.step()) have.push_back(q.text(1));
+  if (q.failed()) return q.error();
+  for (const auto& c : kAddedRunColumns) {
+    if (std::find(have.begin(), have.end(), c.name) != have.end()) continue;
+    std::string sql = std::string("ALTER TABLE runs ADD COLUMN ") + c.name + " " + c.definition;
+    if (auto s = impl.exec(sql.c_str(), "adding a column to the run store"); !s) return s;
+  }
+  return {};
 }
 
 }  // namespace
@@ -102,9 +144,15 @@ Result<RunStore> RunStore::open(const std::string& state_dir) {
     Transaction t(*impl);
     if (!t.begun()) return t.begun().error();
     if (auto s = impl->exec(kSchema, "creating the run store's tables"); !s) return s.error();
+    if (auto s = add_missing_columns(*impl); !s) return s.error();
+    if (auto s = impl->exec(kLiveIndex, "indexing the run store"); !s) return s.error();
     if (auto s = t.commit(); !s) return s.error();
   }
-  return RunStore(std::move(impl));
+  RunStore store(std::move(impl));
+  // Whoever opens the store next finds out about runs whose wfrun was killed.
+  if (auto m = store.mark_interrupted(); !m)
+    debug_log("store", "looking for interrupted runs: " + m.error().message());
+  return store;
 }
 
 RunStore::RunStore(std::unique_ptr<StoreImpl> impl) : impl_(std::move(impl)) {}
@@ -129,15 +177,20 @@ Result<RunRecord> RunStore::create_run(const std::string& workflow,
     q.bind(1, workflow);
     if (!q.step()) return q.error();
     r.number = q.i64(0);
+    r.owner = current_owner();
     Query ins(*impl_,
-              "INSERT INTO runs(number, workflow, workflow_file, state, started) "
-              "VALUES (?, ?, ?, ?, ?)");
+              "INSERT INTO runs(number, workflow, workflow_file, state, started, owner_pid, "
+              "owner_start, owner_boot, owner_host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!ins.ok()) return ins.error();
     ins.bind(1, r.number)
         .bind(2, workflow)
         .bind(3, workflow_file)
         .bind(4, std::string(run_state_name(r.state)))
-        .bind(5, r.started);
+        .bind(5, r.started)
+        .bind(6, static_cast<std::int64_t>(r.owner.pid))
+        .bind(7, static_cast<std::int64_t>(r.owner.start_ticks))
+        .bind(8, r.owner.boot_id)
+        .bind(9, r.owner.host);
     ins.step();
     if (ins.failed()) return ins.error();
     r.id = sqlite3_last_insert_rowid(impl_->db.get());

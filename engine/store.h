@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "engine/owner.h"
 #include "engine/run_types.h"
 
 namespace wfrun::engine {
@@ -22,6 +23,10 @@ struct RunRecord {
   std::string dir;
   RunState state = RunState::kQueued;
   double started = 0, finished = 0;
+  /// The wfrun process that runs it (or ran it last): while it is queued or running and this
+  /// process is gone, the run was interrupted.
+  ProcessOwner owner;
+  std::string cgroup;           // the run's cgroup folder, "" when it has none
   std::vector<JobResult> jobs;  // filled by get_run()
 };
 
@@ -56,8 +61,15 @@ class RunStore {
 
   const std::string& state_dir() const;
 
-  /// Allocates the next run id and per-workflow number and creates the run's folder.
+  /// Allocates the next run id and per-workflow number and creates the run's folder. This
+  /// process is its owner.
   Result<RunRecord> create_run(const std::string& workflow, const std::string& workflow_file);
+  /// Records the run's cgroup folder, so that whoever finds the run interrupted removes it.
+  Result<void> set_cgroup(std::int64_t id, const std::string& dir);
+  /// Marks each queued or running run whose owner has exited (killed, crashed, rebooted) as
+  /// interrupted: its running jobs interrupted, its jobs that never started cancelled; rewrites
+  /// its run.json and removes what is left of its cgroup. open() calls it; returns their ids.
+  Result<std::vector<std::int64_t>> mark_interrupted();
   Result<void> update_run(const RunRecord& run);
   Result<void> update_job(std::int64_t run_id, const JobResult& job);
   /// Several jobs in one transaction.

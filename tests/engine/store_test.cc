@@ -197,5 +197,64 @@ TEST(Store, ConcurrentProcesses) {
   EXPECT_EQ(ids.size(), static_cast<size_t>(kProcs * kRuns));
 }
 
+// A run whose wfrun is gone (here: a child process that exits without ending the run) is
+// marked interrupted by the next open of the store; a run whose owner lives is left alone.
+TEST(Store, RunOfADeadOwnerIsMarkedInterrupted) {
+  TempDir dir;
+  const std::string state = dir / "state";
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto store = RunStore::open(state);
+    if (!store) ::_exit(2);
+    auto r = store->create_run("wf", "wf.yaml");
+    if (!r) ::_exit(3);
+    RunRecord rec = *r;
+    rec.state = RunState::kRunning;
+    JobResult done, running, waiting;
+    done.name = "done";
+    done.state = JobState::kSucceeded;
+    done.outputs = {{"x", "1"}};
+    running.name = "running";
+    running.state = JobState::kRunning;
+    running.attempts = 1;
+    waiting.name = "waiting";
+    if (!store->update_run(rec) || !store->update_jobs(r->id, {&done, &running, &waiting}))
+      ::_exit(4);
+    ::_exit(0);  // as if killed: the run stays "running"
+  }
+  int st = 0;
+  ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+
+  auto store = RunStore::open(state);  // this open marks it
+  ASSERT_TRUE(store) << store.error().str();
+  auto mine = store->create_run("wf", "wf.yaml");  // owned by this live process
+  ASSERT_TRUE(mine);
+  RunRecord live = *mine;
+  live.state = RunState::kRunning;
+  ASSERT_TRUE(store->update_run(live));
+
+  auto again = RunStore::open(state);
+  ASSERT_TRUE(again);
+  auto run = again->get_run(1);
+  ASSERT_TRUE(run) << run.error().str();
+  EXPECT_EQ(run->state, RunState::kInterrupted);
+  EXPECT_EQ(run->owner.pid, pid);
+  EXPECT_GT(run->finished, 0);
+  ASSERT_EQ(run->jobs.size(), 3u);
+  EXPECT_EQ(run->jobs[0].state, JobState::kSucceeded);
+  EXPECT_EQ(run->jobs[0].outputs.at("x"), "1");
+  EXPECT_EQ(run->jobs[1].state, JobState::kInterrupted);
+  EXPECT_EQ(run->jobs[1].message, "wfrun (pid " + std::to_string(pid) + ") stopped while it ran");
+  EXPECT_EQ(run->jobs[2].state, JobState::kCancelled);
+  EXPECT_EQ(run->jobs[2].message, "never started: wfrun (pid " + std::to_string(pid) + ") stopped");
+  // run.json says the same.
+  std::string json = testing::read_text(run->dir + "/run.json");
+  EXPECT_NE(json.find("\"phase\": \"interrupted\""), std::string::npos) << json;
+  EXPECT_EQ(again->get_run(2)->state, RunState::kRunning);
+  EXPECT_TRUE(again->mark_interrupted()->empty());
+}
+
 }  // namespace
 }  // namespace wfrun::engine
