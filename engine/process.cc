@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -45,6 +47,64 @@ void child_fail(const char* what, int err) {
   ::_exit(127);
 }
 
+// What a child does between fork (or vfork) and exec. Only system calls on data prepared
+// before the fork: it runs in a copy of a possibly multi-threaded process, or (vfork) in the
+// parent's memory while the parent waits.
+struct ChildPlan {
+  const char* path = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  const char* cwd = nullptr;
+  int out_fd = -1;
+  pid_t parent = 0;
+  bool die_with_parent = false;
+  int cgroup_fd = -1;
+  const ChildSetup* setup = nullptr;
+};
+
+// Runs the plan up to exec; returns only when a step failed, with errno set and *what naming
+// the step.
+void child_exec(const ChildPlan& plan, const char** what) {
+  ::setpgid(0, 0);
+  if (plan.die_with_parent) {
+    *what = "asking to die with wfrun";
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return;
+    // wfrun died before the request took effect: no one is left to notice this job.
+    if (::getppid() != plan.parent) {
+      errno = ESRCH;
+      return;
+    }
+  }
+  if (plan.cgroup_fd >= 0) (void)!::write(plan.cgroup_fd, "0", 1);
+  // No handler of wfrun's may run in the child: back to the defaults while signals are still
+  // blocked (the vfork path blocks them all around the fork).
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction old {};
+    if (::sigaction(sig, nullptr, &old) != 0) continue;
+    if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) ::sigaction(sig, &dfl, nullptr);
+  }
+  for (int sig : kDefaultSignals) ::sigaction(sig, &dfl, nullptr);
+  *what = "redirecting the job's input and output";
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(plan.out_fd, 1) < 0 ||
+      ::dup2(plan.out_fd, 2) < 0)
+    return;
+  *what = "cannot change to the job's directory";
+  if (plan.cwd && ::chdir(plan.cwd) < 0) return;
+  if (plan.setup) {
+    *what = "setting up the job";
+    if (!plan.setup->run_in_child(what)) return;
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  *what = "exec";
+  ::execve(plan.path, plan.argv, plan.envp);
+}
+
 int pidfd_open(pid_t pid) {
 #ifdef SYS_pidfd_open
   int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
@@ -83,6 +143,18 @@ std::string find_program(const std::string& name, const std::string& path) {
   return "";
 }
 
+namespace {
+
+// Why a program could not be started: the command, or the directory it was to run in.
+Error spawn_error(const ProcessSpec& spec, int err) {
+  if (!spec.cwd.empty() && (err == ENOENT || err == ENOTDIR || err == EACCES) &&
+      ::access(spec.cwd.c_str(), X_OK) != 0)
+    return errno_error("cannot change to directory '" + spec.cwd + "'", err);
+  return errno_error("cannot run '" + spec.argv[0] + "'", err);
+}
+
+}  // namespace
+
 Result<Subprocess> Subprocess::start(const ProcessSpec& spec) {
   if (spec.argv.empty()) return Error("cannot start a process without a command");
   std::string program = find_program(spec.argv[0], env_path(spec.env));
@@ -102,7 +174,7 @@ Result<Subprocess> Subprocess::start(const ProcessSpec& spec) {
   UniqueFd read_end(fds[0]), write_end(fds[1]);
 
   Subprocess p;
-  if (!spec.setup) {
+  if (!spec.setup && !spec.die_with_parent && spec.cgroup_procs_fd < 0) {
     // posix_spawn uses clone(CLONE_VFORK) in glibc: much cheaper than fork for a big parent.
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
@@ -126,37 +198,63 @@ Result<Subprocess> Subprocess::start(const ProcessSpec& spec) {
     int rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
-      Error e = errno_error("cannot run '" + spec.argv[0] + "'", rc);
-      if (!spec.cwd.empty() && rc == ENOENT && ::access(spec.cwd.c_str(), F_OK) != 0)
-        e = errno_error("cannot change to directory '" + spec.cwd + "'", rc);
-      return e;
-    }
+    if (rc != 0) return spawn_error(spec, rc);
     p.pid_ = pid;
   } else {
-    const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
-    const char* path = program.c_str();
-    int wfd = write_end.get();
-    pid_t pid = ::fork();
-    if (pid < 0) return errno_error("fork", errno);
-    if (pid == 0) {
-      ::setpgid(0, 0);
-      for (int s : kDefaultSignals) ::signal(s, SIG_DFL);
-      sigset_t mask;
-      sigemptyset(&mask);
-      ::sigprocmask(SIG_SETMASK, &mask, nullptr);
-      int devnull = ::open("/dev/null", O_RDONLY);
-      if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(wfd, 1) < 0 || ::dup2(wfd, 2) < 0)
+    ChildPlan plan;
+    plan.path = program.c_str();
+    plan.argv = argv.data();
+    plan.envp = envp.data();
+    plan.cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
+    plan.out_fd = write_end.get();
+    plan.parent = ::getpid();
+    plan.die_with_parent = spec.die_with_parent;
+    plan.cgroup_fd = spec.cgroup_procs_fd;
+    plan.setup = spec.setup;
+    // Every signal stays blocked from before the fork until the child has put its handlers
+    // back to the defaults, so that no handler of wfrun's runs in the child.
+    sigset_t all, saved;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &saved);
+    pid_t pid;
+    if (!spec.setup) {
+      // vfork, as posix_spawn does: the child borrows wfrun's memory until it execs, and says
+      // through it why when it cannot.
+      volatile int child_errno = 0;
+      const char* volatile child_what = nullptr;
+      pid = ::vfork();
+      if (pid == 0) {
+        const char* what = "exec";
+        child_exec(plan, &what);
+        child_what = what;
+        child_errno = errno ? errno : EINVAL;
         ::_exit(127);
-      if (devnull > 2) ::close(devnull);
-      if (cwd && ::chdir(cwd) < 0) child_fail("cannot change to the job's directory", errno);
-      const char* what = "setting up the job";
-      if (!spec.setup->run_in_child(&what)) child_fail(what, errno);
-      ::execve(path, argv.data(), envp.data());
-      child_fail("exec", errno);
+      }
+      ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+      if (pid < 0) return errno_error("vfork", errno);
+      if (child_errno != 0) {
+        int st;
+        while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        const char* what = child_what;
+        if (what && std::strcmp(what, "exec") != 0 &&
+            std::strcmp(what, "cannot change to the job's directory") != 0)
+          return errno_error(std::string("cannot run '") + spec.argv[0] + "': " + what,
+                             child_errno);
+        return spawn_error(spec, child_errno);
+      }
+    } else {
+      pid = ::fork();
+      if (pid == 0) {
+        const char* what = "exec";
+        child_exec(plan, &what);
+        child_fail(what, errno);
+      }
+      ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+      if (pid < 0) return errno_error("fork", errno);
+      // Also in the parent, so that signalling the group right away cannot race the child.
+      ::setpgid(pid, pid);
     }
-    // Also in the parent, so that signalling the group right away cannot race the child.
-    ::setpgid(pid, pid);
     p.pid_ = pid;
   }
   write_end.reset();

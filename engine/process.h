@@ -30,6 +30,13 @@ struct ProcessSpec {
   std::vector<std::string> env;
   std::string cwd;                    // "" = the parent's
   const ChildSetup* setup = nullptr;  // must outlive start()
+  /// The child gets SIGKILL when the thread that started it ends (PR_SET_PDEATHSIG), so a job
+  /// dies with wfrun even when wfrun is killed with SIGKILL. Start such children from a thread
+  /// that lives as long as they should (the executor's).
+  bool die_with_parent = false;
+  /// An open `cgroup.procs` (O_WRONLY) the child moves itself into before exec, so that
+  /// nothing it starts can escape the cgroup; -1: none. Best effort: a refused move is ignored.
+  int cgroup_procs_fd = -1;
 };
 
 /// How a process ended: an exit code, or the signal that killed it.
