@@ -64,7 +64,9 @@ std::vector<ActionSpec> make_actions() {
                                        {"cwd", K::kString, false, {}},
                                        {"output", K::kString, false, {}},
                                        {"cell-timeout", K::kDuration, false, {}},
-                                       {"allow-errors", K::kBool, false, {}}}));
+                                       {"allow-errors", K::kBool, false, {}},
+                                       {"image", K::kString, false, {}},
+                                       {"network", K::kString, false, {}}}));
   ActionSpec model =
       action("create-model@v1", {{"name", K::kString, true, {}},
                                  {"type", K::kString, true, {"Tensorflow", "ONNX", "Custom"}}});

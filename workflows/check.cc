@@ -70,6 +70,7 @@ void WorkflowParser::check_model() {
   for (size_t i = 0; i < n; ++i) {
     if (state[i] == 0) visit(i);
   }
+  resolve_legacy_volumes();
   check_job_inputs();
   check_action_io();
   check_expressions();
@@ -136,6 +137,63 @@ void WorkflowParser::check_cycles() {
   size_t at = std::find(start.needs.begin(), start.needs.end(), next) - start.needs.begin();
   cycle.push_back(cycle[0]);
   error(needs_loc(start, at), "dependency cycle: " + join(cycle, " -> "));
+}
+
+// Gradient's first workflow syntax (still in its docs and in early .gradient/workflows files)
+// named volumes instead of wiring them: `git-checkout@v1` declared the volume it fills as an
+// input `{type: volume}`, and later jobs declared the same `{type: volume}` input to read it.
+// Such a checkout input becomes the job's volume output, and such a reader's input the output
+// of that name of a job it needs (directly or not; it then needs that job directly too).
+void WorkflowParser::resolve_legacy_volumes() {
+  auto bare_volume = [](const JobInput& in) {
+    return in.source == JobInput::Source::kInline && in.type == IoType::kVolume && !in.ref;
+  };
+  for (Job& job : wf_.jobs) {
+    if (job.uses != "git-checkout@v1") continue;
+    for (auto it = job.inputs.begin(); it != job.inputs.end();) {
+      if (!bare_volume(*it) || job.output(it->name)) {
+        ++it;
+        continue;
+      }
+      JobOutput out;
+      out.name = it->name;
+      out.type = IoType::kVolume;
+      out.where = it->where;
+      job.outputs.push_back(out);
+      it = job.inputs.erase(it);
+    }
+  }
+  for (Job& job : wf_.jobs) {
+    for (JobInput& in : job.inputs) {
+      if (!bare_volume(in)) continue;
+      std::vector<std::string> producers;
+      for (const Job& other : wf_.jobs) {
+        const JobOutput* out = other.output(in.name);
+        if (&other != &job && out && out->type == IoType::kVolume &&
+            needs_transitively(job.name, other.name))
+          producers.push_back(other.name);
+      }
+      if (producers.size() == 1) {
+        in.source = JobInput::Source::kJobOutput;
+        in.job = producers[0];
+        in.from = in.name;
+        // The volume was the workflow's, not one job's: a job needed only indirectly counts.
+        if (std::find(job.needs.begin(), job.needs.end(), in.job) == job.needs.end())
+          job.needs.push_back(in.job);
+        continue;
+      }
+      const std::string what = "input '" + in.name + "' of job '" + job.name + "'";
+      if (producers.empty()) {
+        error(in.where, what + " is a volume with no source: read a volume that a job it needs "
+                               "writes (" + in.name + ": JOB.outputs.NAME), or give a folder "
+                               "with 'with: ref: PATH'");
+      } else {
+        error(in.where, what + " could be the volume '" + in.name + "' of " +
+                            join(producers, " or ") + ": say which (" + in.name + ": " +
+                            producers[0] + ".outputs." + in.name + ")");
+      }
+    }
+  }
 }
 
 void WorkflowParser::check_job_inputs() {

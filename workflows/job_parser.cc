@@ -14,7 +14,12 @@ namespace {
 const std::vector<std::string> kJobKeys = {
     "uses", "with",      "needs",   "inputs",  "outputs",
     "env",  "resources", "timeout", "retries", "continue-on-error",
-    "if"};
+    "if",   "executor"};
+
+std::string both_ref_and_id(const std::string& what) {
+  return "the 'with' of " + what + " has both 'ref' and 'id'; 'id' is Gradient's older " +
+         "spelling of 'ref': keep one";
+}
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -97,6 +102,8 @@ void WorkflowParser::read_job(const Entry& e) {
       if (auto b = get_bool(f)) job.continue_on_error = *b;
     } else if (f.key == "if") {
       read_condition(job, f);
+    } else if (f.key == "executor") {
+      read_executor(f, job.executor);
     } else if (std::string hint = foreign_key_hint(f.key, false); !hint.empty()) {
       error(key_loc(f), hint);
     } else {
@@ -422,13 +429,18 @@ void WorkflowParser::read_job_outputs(Job& job, const Entry& e) {
         continue;
       }
       if (f.value.IsNull() || !expect_map(f, "'with'")) continue;
+      const Entry* ref = nullptr;
       for (const Entry& w : entries(f.value, f.path)) {
-        if (w.key != "ref") {
-          unknown_key(w, {"ref"}, "the 'with' of " + what);
+        // `id:` is Gradient's older spelling of `ref:` (its workflow-spec page still uses it).
+        if (w.key != "ref" && w.key != "id") {
+          unknown_key(w, {"ref", "id"}, "the 'with' of " + what);
         } else if (type && *type != IoType::kDataset) {
-          error(key_loc(w),
-                "only dataset outputs take 'with: ref:'; " + what + " is a " + io_type_name(*type));
+          error(key_loc(w), "only dataset outputs take 'with: " + w.key + ":'; " + what +
+                                " is a " + io_type_name(*type));
+        } else if (ref) {
+          error(key_loc(w), both_ref_and_id(what));
         } else if (auto s = get_string(w)) {
+          ref = &w;
           out.ref = *s;
         }
       }
@@ -438,10 +450,11 @@ void WorkflowParser::read_job_outputs(Job& job, const Entry& e) {
 }
 
 // The `with:` of an input declaration (workflow-level or inline in a job): `value:` for a
-// string, `ref:` for a volume or dataset.
+// string, `ref:` (or Gradient's older `id:`) for a volume or dataset.
 void WorkflowParser::read_input_with(const Entry& with, std::optional<IoType> type,
                                      std::optional<std::string>& value,
                                      std::optional<std::string>& ref, const std::string& what) {
+  const Entry* ref_entry = nullptr;
   for (const Entry& w : entries(with.value, with.path)) {
     if (w.key == "value") {
       if (type && *type != IoType::kString) {
@@ -450,14 +463,17 @@ void WorkflowParser::read_input_with(const Entry& with, std::optional<IoType> ty
       } else if (auto s = get_string(w)) {
         value = *s;
       }
-    } else if (w.key == "ref") {
+    } else if (w.key == "ref" || w.key == "id") {  // `id:`: Gradient's older spelling
       if (type && *type == IoType::kString) {
-        error(key_loc(w), "a string input takes 'with: value:', not 'ref:'");
+        error(key_loc(w), "a string input takes 'with: value:', not '" + w.key + ":'");
+      } else if (ref_entry) {
+        error(key_loc(w), both_ref_and_id(what));
       } else if (auto s = get_string(w)) {
+        ref_entry = &w;
         ref = *s;
       }
     } else {
-      unknown_key(w, {"value", "ref"}, "the 'with' of " + what);
+      unknown_key(w, {"value", "ref", "id"}, "the 'with' of " + what);
     }
   }
 }

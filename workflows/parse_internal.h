@@ -47,6 +47,13 @@ class WorkflowParser {
   Location value_loc(const Entry& e) const;  // the key's when the value is empty
   Location offset_loc(const YAML::Node& node, std::string_view value, size_t offset) const;
   void scan_tabs();
+  /// Set by scan_tabs() or load_documents() when the text would send yaml-cpp into a loop that
+  /// allocates without end (a ',' that starts a document's content outside any [...] or {...}):
+  /// parse() stops there.
+  bool yaml_unsafe_ = false;
+  YAML::Mark second_document_;  // where a second document starts, if there is one
+  /// parser.cc: the first document, and an empty node for a second one (see there).
+  std::vector<YAML::Node> load_documents();
   Error yaml_error(const YAML::Exception& e) const;
   /// The map's keys in order, duplicates and non-scalar keys reported and dropped. Records each
   /// key's location in wf_.locations under PATH.KEY.
@@ -76,9 +83,12 @@ class WorkflowParser {
   void read_root(const YAML::Node& root);
   void read_defaults(const Entry& e);
   void read_resources(const Entry& e, Resources& out, bool defaults);
+  void read_executor(const Entry& e, std::string& out);
+  void read_slurm(const Entry& e, SlurmPlacement& out);
   void read_env(const Entry& e, std::map<std::string, std::string>& out, const std::string& job);
   void read_workflow_inputs(const Entry& e);
   void read_on(const Entry& e);
+  void read_context(const Entry& e);
   void read_github(const Entry& e);  // github_block.cc
   void read_filter(const Entry& e, RefFilter& out);
   void read_jobs(const Entry& e);
@@ -98,6 +108,7 @@ class WorkflowParser {
   void check_model();
   void check_needs();
   void check_cycles();
+  void resolve_legacy_volumes();
   void check_job_inputs();
   void check_action_io();
   void check_expressions();

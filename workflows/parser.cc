@@ -2,6 +2,9 @@
 
 #include "workflows/parser.h"
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -21,8 +24,9 @@ namespace wfrun::workflows {
 namespace internal {
 namespace {
 
-const std::vector<std::string> kTopKeys = {"defaults", "github", "inputs", "jobs", "on"};
-const std::vector<std::string> kResourceKeys = {"instance-type", "gpus", "cpus", "memory"};
+const std::vector<std::string> kTopKeys = {"context", "defaults", "github", "inputs", "jobs", "on"};
+const std::vector<std::string> kResourceKeys = {"instance-type", "gpus", "cpus", "memory",
+                                                "slurm"};
 
 }  // namespace
 
@@ -40,13 +44,15 @@ Result<Workflow> WorkflowParser::parse() {
   file_loc.file = wf_.file;
   if (text_.empty()) return Error(file_loc, "the file is empty; a workflow needs a 'jobs:' map");
   scan_tabs();
+  if (yaml_unsafe_) return first_error();
   std::vector<YAML::Node> docs;
   try {
-    docs = YAML::LoadAll(std::string(text_));
+    docs = load_documents();
   } catch (const YAML::Exception& e) {
     errors_.push_back(yaml_error(e));
     return first_error();
   }
+  if (yaml_unsafe_) return first_error();
   try {
     if (docs.empty() || (docs.size() == 1 && docs[0].IsNull())) {
       if (!errors_.empty()) return first_error();
@@ -54,7 +60,11 @@ Result<Workflow> WorkflowParser::parse() {
                    "the workflow is empty (only comments or blank lines); it needs a 'jobs:' map");
     }
     if (docs.size() > 1) {
-      error(loc(docs[1]), "a workflow file holds one YAML document; remove the second '---'");
+      Location l;
+      l.file = wf_.file;
+      l.line = second_document_.line + 1;
+      l.column = second_document_.column + 1;
+      error(l, "a workflow file holds one YAML document; remove the second '---'");
     }
     read_root(docs[0]);
     merge_defaults();
@@ -64,6 +74,67 @@ Result<Workflow> WorkflowParser::parse() {
   }
   if (!errors_.empty()) return first_error();
   return std::move(wf_);
+}
+
+namespace {
+
+// Where each document starts, and nothing else.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+}  // namespace
+
+// The first document, and a null node standing for the second if there is one. Not
+// YAML::LoadAll: in yaml-cpp 0.7 it loops without end, allocating a null document per turn,
+// when the parser stops on a token that no document consumes (`,` or `&*,.s` at a document's
+// start; fixed upstream by yaml-cpp PR 1319, not in Debian 12). Here the parser is asked for at
+// most three documents, and one that starts where the previous one did is a syntax error at
+// that place, whatever the input.
+std::vector<YAML::Node> WorkflowParser::load_documents() {
+  const std::string text(text_);
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts marks;
+  while (marks.starts.size() < 3 && parser.HandleNextDocument(marks)) {
+    const size_t n = marks.starts.size();
+    if (n >= 2 && marks.starts[n - 1].pos == marks.starts[n - 2].pos) {
+      const YAML::Mark& m = marks.starts[n - 1];
+      Location l;
+      l.file = wf_.file;
+      l.line = m.line + 1;
+      l.column = m.column + 1;
+      std::string what = m.pos >= 0 && static_cast<size_t>(m.pos) < text.size()
+                             ? "unexpected '" + std::string(1, text[m.pos]) + "'"
+                             : "unexpected text";
+      error(l, "YAML syntax error: " + what +
+                   " where a value should start (quote the value, or check the indentation of "
+                   "this line)");
+      yaml_unsafe_ = true;
+      return {};
+    }
+  }
+  std::vector<YAML::Node> docs;
+  if (marks.starts.empty()) return docs;
+  docs.push_back(YAML::Load(text));
+  if (marks.starts.size() > 1) {
+    docs.emplace_back();  // stands for the second document, which is an error wherever it is
+    second_document_ = marks.starts[1];
+  }
+  return docs;
 }
 
 void WorkflowParser::read_root(const YAML::Node& root) {
@@ -87,6 +158,8 @@ void WorkflowParser::read_root(const YAML::Node& root) {
       read_on(e);
     } else if (e.key == "github") {
       read_github(e);
+    } else if (e.key == "context") {
+      read_context(e);
     } else if (std::string hint = foreign_key_hint(e.key, true); !hint.empty()) {
       error(key_loc(e), hint);
     } else {
@@ -101,6 +174,28 @@ void WorkflowParser::read_root(const YAML::Node& root) {
   }
 }
 
+// `context: {event: {github: {ref: SHA, url: URL}}}`: a Gradient run spec's own record of
+// what triggered it. Only scalar fields under event.github.
+void WorkflowParser::read_context(const Entry& e) {
+  if (e.value.IsNull() || !expect_map(e, "'context'")) return;
+  for (const Entry& ev : entries(e.value, e.path)) {
+    if (ev.key != "event") {
+      unknown_key(ev, {"event"}, "context");
+      continue;
+    }
+    if (ev.value.IsNull() || !expect_map(ev, "'context.event'")) continue;
+    for (const Entry& gh : entries(ev.value, ev.path)) {
+      if (gh.key != "github") {
+        unknown_key(gh, {"github"}, "context.event");
+        continue;
+      }
+      if (gh.value.IsNull() || !expect_map(gh, "'context.event.github'")) continue;
+      for (const Entry& f : entries(gh.value, gh.path))
+        if (auto s = get_string(f)) wf_.github_context[f.key] = *s;
+    }
+  }
+}
+
 void WorkflowParser::read_defaults(const Entry& e) {
   if (e.value.IsNull()) return;
   if (!expect_map(e, "'defaults'")) return;
@@ -111,8 +206,10 @@ void WorkflowParser::read_defaults(const Entry& e) {
       read_resources(d, wf_.default_resources, true);
     } else if (d.key == "clusterId") {
       get_string(d);  // Gradient's cluster: accepted and ignored, wfrun runs here
+    } else if (d.key == "executor") {
+      read_executor(d, wf_.default_executor);
     } else {
-      unknown_key(d, {"env", "resources", "clusterId"}, "defaults");
+      unknown_key(d, {"env", "resources", "clusterId", "executor"}, "defaults");
     }
   }
 }
@@ -154,10 +251,50 @@ void WorkflowParser::read_resources(const Entry& e, Resources& out, bool default
           out.memory_bytes = *bytes;
         }
       }
+    } else if (r.key == "slurm") {
+      read_slurm(r, out.slurm);
     } else if (r.key == "container-registries" && defaults) {
       get_string_list(r);  // Gradient's registry names: accepted and ignored
     } else {
       unknown_key(r, keys, e.path);
+    }
+  }
+}
+
+void WorkflowParser::read_executor(const Entry& e, std::string& out) {
+  auto s = get_string(e);
+  if (!s) return;
+  const auto& kinds = executor_kinds();
+  if (std::find(kinds.begin(), kinds.end(), *s) == kinds.end()) {
+    error(value_loc(e), "unknown executor '" + *s + "'" + did_you_mean(*s, kinds) +
+                            "; executors: " + join(kinds, ", "));
+    return;
+  }
+  out = *s;
+}
+
+void WorkflowParser::read_slurm(const Entry& e, SlurmPlacement& out) {
+  if (e.value.IsNull()) return;
+  if (!expect_map(e, "'slurm'")) return;
+  const std::vector<std::string> keys = {"partition", "account", "qos", "constraint",
+                                         "sbatch-args"};
+  for (const Entry& f : entries(e.value, e.path)) {
+    if (f.key == "sbatch-args") {
+      if (auto l = get_string_list(f)) out.sbatch_args = *l;
+    } else if (f.key == "partition" || f.key == "account" || f.key == "qos" ||
+               f.key == "constraint") {
+      auto s = get_string(f);
+      if (!s) continue;
+      if (s->empty()) {
+        error(value_loc(f), "'" + f.key + "' must not be empty");
+        continue;
+      }
+      (f.key == "partition" ? out.partition
+       : f.key == "account" ? out.account
+       : f.key == "qos"     ? out.qos
+                            : out.constraint) = *s;
+    } else {
+      unknown_key(f, keys, "resources.slurm");
     }
   }
 }
@@ -349,6 +486,10 @@ void WorkflowParser::merge_defaults() {
     if (!r.gpus) r.gpus = d.gpus;
     if (!r.cpus) r.cpus = d.cpus;
     if (!r.memory_bytes) r.memory_bytes = d.memory_bytes;
+    SlurmPlacement slurm = d.slurm;  // the job's own settings win
+    slurm.merge(r.slurm);
+    slurm.sbatch_args = r.slurm.sbatch_args.empty() ? d.slurm.sbatch_args : r.slurm.sbatch_args;
+    r.slurm = std::move(slurm);
     for (const auto& [k, l] : d.where) r.where.emplace(k, l);
   }
 }

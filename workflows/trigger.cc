@@ -76,6 +76,8 @@ std::optional<std::string> ref_pattern_error(const std::string& pattern) {
 }
 
 bool ref_pattern_matches(const std::string& pattern, const std::string& name) {
+  // No ref holds a NUL, and regexec() would stop at it: "main\0x" would match `main`.
+  if (name.find('\0') != std::string::npos) return false;
   if (pattern == name) return true;  // the common case, and literal names with '.' in them
   if (ref_pattern_error(pattern)) return false;
   return Regex("^(" + pattern + ")$", REG_EXTENDED | REG_NOSUB).matches(name);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "workflows/executor_settings.h"
 
 namespace wfrun::workflows {
 
@@ -60,6 +61,9 @@ struct Resources {
   std::optional<double> cpus;
   std::optional<long long> memory_bytes;  // from "512Mi", "16G", "4GB", ...
   std::map<std::string, Location> where;   // key -> location
+  /// Extension: `slurm:` (partition, account, qos, constraint, sbatch-args) for the Slurm
+  /// executor; other executors ignore it.
+  SlurmPlacement slurm;
 };
 
 /// Our `if:` extension.
@@ -80,6 +84,7 @@ struct Job {
   int retries = 0;                          // extension
   bool continue_on_error = false;           // extension
   Condition condition = Condition::kSuccess;  // extension: `if:`
+  std::string executor;                     // extension: "local" or "slurm"; "" = the run's
 
   const JobInput* input(const std::string& n) const;
   const JobOutput* output(const std::string& n) const;
@@ -120,10 +125,14 @@ struct Workflow {
   std::string text;  // the file's content, as read
   std::map<std::string, std::string> default_env;
   Resources default_resources;
+  std::string default_executor;  // extension: defaults.executor; "" = the run's
   std::vector<WorkflowInput> inputs;
   std::vector<Job> jobs;  // in file order
   std::optional<Trigger> on;
   std::optional<GithubBlock> github;  // extension: report runs to GitHub
+  /// Gradient's top-level `context: {event: {github: {url, ref, ...}}}`, which its run specs
+  /// carry: what context.event.github.* gives when no event triggered the run.
+  std::map<std::string, std::string> github_context;
   /// Location of every key in the file by field path: "jobs.train.with.script" -> 12:7.
   std::map<std::string, Location> locations;
 

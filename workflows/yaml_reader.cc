@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 #include "base/strings.h"
@@ -182,12 +183,64 @@ Location WorkflowParser::offset_loc(const YAML::Node& node, std::string_view val
   return base;
 }
 
+namespace {
+
+// Flow depth ([ { minus ] }) and open quotes after `line`, outside comments; starts from the
+// state the previous line left.
+void scan_flow(std::string_view line, int& depth, char& quote) {
+  char prev = 0;  // the last character before this one on the line that is not a space
+  for (size_t i = 0; i < line.size(); prev = line[i] == ' ' ? prev : line[i], ++i) {
+    const char c = line[i];
+    if (quote == '\'') {
+      if (c == '\'' && i + 1 < line.size() && line[i + 1] == '\'') ++i;
+      else if (c == '\'') quote = 0;
+    } else if (quote == '"') {
+      if (c == '\\') ++i;
+      else if (c == '"') quote = 0;
+    } else if (c == '#' && (i == 0 || line[i - 1] == ' ')) {
+      return;
+    } else if ((c == '\'' || c == '"') && (i == 0 || std::string_view(" [{,:-").find(line[i - 1]) != std::string_view::npos)) {
+      quote = c;
+    } else if (c == '[' || c == '{') {
+      // Outside a flow collection a bracket opens one only where a value starts (the line's
+      // first character, or after `: `, `- `, `? `); elsewhere it is text of a plain scalar
+      // (`run: echo ${{ x }}`).
+      if (depth > 0 || prev == 0 || ((prev == ':' || prev == '-' || prev == '?') && line[i - 1] == ' '))
+        ++depth;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+}
+
+}  // namespace
+
 void WorkflowParser::scan_tabs() {
   int block_parent = -1;  // indentation of the line that opened a block scalar (`key: |`)
+  int depth = 0;          // open [ and { (flow collections may span lines)
+  char quote = 0;         // an open quoted scalar that spans lines
+  int root_indent = -1;   // indentation of the document's first content line
   for (size_t ln = 0; ln < line_starts_.size(); ++ln) {
     size_t start = line_starts_[ln];
     size_t end = ln + 1 < line_starts_.size() ? line_starts_[ln + 1] - 1 : text_.size();
     std::string_view line = text_.substr(start, end - start);
+    // YAML allows no control character but tab, CR and LF (and yaml-cpp 0.7 loops, allocating
+    // without end, on a NUL before a ','): refuse one before yaml-cpp sees the text.
+    for (size_t i = 0; i < line.size(); ++i) {
+      const auto b = static_cast<unsigned char>(line[i]);
+      if ((b < 0x20 && b != '\t' && b != '\r') || b == 0x7F) {
+        Location l;
+        l.file = wf_.file;
+        l.line = static_cast<int>(ln + 1);
+        l.column = static_cast<int>(i + 1);
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "0x%02X", b);
+        error(l, std::string("control character ") + hex +
+                     " in the file (YAML allows none but tab and line ends; remove it)");
+        yaml_unsafe_ = true;
+        return;
+      }
+    }
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     size_t n = line.find_first_not_of(' ');
     if (n == std::string_view::npos) continue;
@@ -197,7 +250,30 @@ void WorkflowParser::scan_tabs() {
       if (blank || static_cast<int>(n) > block_parent) continue;  // block content: tabs are text
       block_parent = -1;
     }
-    if (blank || rest[0] == '#') continue;
+    if (blank || (rest[0] == '#' && !quote)) continue;
+    if (depth == 0 && !quote) {
+      if (rest == "---" || rest.substr(0, 4) == "--- ") {
+        root_indent = -1;
+        continue;
+      }
+      // yaml-cpp (0.7) loops, allocating without end, on a ',' that begins a document's
+      // content or stands at or left of its root's column (where no plain scalar may start
+      // with one): refuse it before yaml-cpp sees it.
+      if (line[n] == ',' && (root_indent < 0 || static_cast<int>(n) <= root_indent)) {
+        Location l;
+        l.file = wf_.file;
+        l.line = static_cast<int>(ln + 1);
+        l.column = static_cast<int>(n + 1);
+        error(l, "unexpected ',' outside a [...] or {...} list (quote the value, or check the "
+                 "indentation of this line)");
+        yaml_unsafe_ = true;
+        return;
+      }
+      if (root_indent < 0) root_indent = static_cast<int>(n);
+    }
+    const bool continued = quote || depth > 0;
+    scan_flow(line, depth, quote);
+    if (continued) continue;
     if (line[n] == '\t') {
       Location l;
       l.file = wf_.file;

@@ -56,6 +56,7 @@ TEST_P(ErrorCorpus, FailsWithExpectedMessage) {
   EXPECT_EQ(r.error().str(), expected);
 }
 
+// ci-expects: Corpus/ErrorCorpus.FailsWithExpectedMessage/* one per tests/workflows/errors/*.yaml
 INSTANTIATE_TEST_SUITE_P(Corpus, ErrorCorpus, testing::ValuesIn(stems("errors")), test_name);
 
 class ValidCorpus : public testing::TestWithParam<std::string> {};
@@ -67,6 +68,7 @@ TEST_P(ValidCorpus, Parses) {
   EXPECT_FALSE(r->jobs.empty());
 }
 
+// ci-expects: Corpus/ValidCorpus.Parses/* one per tests/workflows/valid/*.yaml
 INSTANTIATE_TEST_SUITE_P(Corpus, ValidCorpus, testing::ValuesIn(stems("valid")), test_name);
 
 TEST(Corpus, IsLargeAndComplete) {

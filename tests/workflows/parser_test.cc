@@ -461,6 +461,65 @@ jobs:
   EXPECT_FALSE(parse_ok("jobs: {a: {uses: script@v1, with: {script: x}}}\n").github.has_value());
 }
 
+TEST(Parser, GradientIdIsRefAndContextIsRead) {
+  Workflow wf = parse_ok(R"(inputs:
+  data: {type: dataset, with: {id: test-one}}
+context:
+  event:
+    github: {url: "https://github.com/acme/proj", ref: e1b7016}
+jobs:
+  a:
+    uses: script@v1
+    inputs:
+      d: workflow.inputs.data
+      old: {type: dataset, with: {id: "dsr5spfj2aqzlfg"}}
+    outputs:
+      o: {type: dataset, with: {id: test-two}}
+    with: {script: "true"}
+)");
+  EXPECT_EQ(wf.inputs[0].ref, "test-one");
+  EXPECT_EQ(wf.jobs[0].input("old")->ref, "dsr5spfj2aqzlfg");
+  EXPECT_EQ(wf.jobs[0].output("o")->ref, "test-two");
+  EXPECT_EQ(wf.github_context.at("url"), "https://github.com/acme/proj");
+  EXPECT_EQ(wf.github_context.at("ref"), "e1b7016");
+}
+
+// Gradient's first syntax: the checkout's volume declared as its input, readers declaring the
+// same input (tests/workflows/gradient/dkobran__object-detection-segmentation-own.yaml).
+TEST(Parser, NamedVolumesBecomeWiredOutputs) {
+  Workflow wf = parse_ok(R"(jobs:
+  clone:
+    uses: git-checkout@v1
+    with: {url: https://github.com/acme/proj}
+    inputs: {repo: {type: volume}}
+  build:
+    uses: script@v1
+    needs: [clone]
+    inputs: {repo: {type: volume}}
+    outputs: {out: {type: volume}}
+    with: {script: "ls /inputs/repo"}
+  deploy:
+    uses: script@v1
+    needs: [build]
+    inputs: {repo: {type: volume}, out: {type: volume}}
+    with: {script: "ls /inputs/repo /inputs/out"}
+)");
+  const Job& clone = *wf.job("clone");
+  EXPECT_TRUE(clone.inputs.empty());
+  ASSERT_NE(clone.output("repo"), nullptr);
+  EXPECT_EQ(clone.output("repo")->type, IoType::kVolume);
+  const JobInput& b = *wf.job("build")->input("repo");
+  EXPECT_EQ(b.source, JobInput::Source::kJobOutput);
+  EXPECT_EQ(b.job, "clone");
+  EXPECT_EQ(b.from, "repo");
+  // Through a job in between, a reader still finds the checkout (the volume was the
+  // workflow's in that syntax), and needs it directly from then on.
+  const JobInput& d = *wf.job("deploy")->input("repo");
+  EXPECT_EQ(d.job, "clone");
+  EXPECT_EQ(wf.job("deploy")->needs, (std::vector<std::string>{"build", "clone"}));
+  EXPECT_EQ(wf.job("deploy")->input("out")->job, "build");
+}
+
 TEST(Actions, Table) {
   EXPECT_EQ(action_names(),
             (std::vector<std::string>{"script@v1", "container@v1", "notebook@v1", "create-model@v1",

@@ -165,6 +165,9 @@ TEST(RefPattern, WholeNameMatch) {
   EXPECT_TRUE(ref_pattern_matches("main", "main"));
   EXPECT_FALSE(ref_pattern_matches("main", "xmain"));
   EXPECT_FALSE(ref_pattern_matches("main", "mainx"));
+  // A NUL ends the name for regexec(): "main\0x" once matched `main`.
+  EXPECT_FALSE(ref_pattern_matches("main", std::string("main\0x", 6)));
+  EXPECT_FALSE(ref_pattern_matches("ma.*", std::string("main\0x", 6)));
   EXPECT_TRUE(ref_pattern_matches(".*", ""));
   EXPECT_TRUE(ref_pattern_matches("feat(ure)?/.+", "feat/x"));
   EXPECT_TRUE(ref_pattern_matches("feat(ure)?/.+", "feature/x"));
