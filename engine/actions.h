@@ -48,6 +48,14 @@ struct ActionCommand {
   /// More environment for the process, on top of the job's `env` (for a container, passed by
   /// name). For values that must stay off the command line, where `ps` shows them: tokens.
   std::map<std::string, std::string> env;
+  /// Container only: more `-v HOST:INSIDE` mounts, and the working folder inside ("" = the
+  /// image's).
+  std::vector<std::pair<std::string, std::string>> mounts;
+  std::string workdir;
+  /// Container only: argv runs on the host and starts the container itself (notebook@v1: the
+  /// runner in the image, wfrun outside reading its events). launch_spec() writes the
+  /// container (runtime, image, mounts, env, GPUs) as JSON and appends `--container FILE`.
+  bool starts_container = false;
 };
 
 /// What a `uses:` does.

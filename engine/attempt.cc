@@ -59,7 +59,9 @@ Result<AttemptBuilder::Built> AttemptBuilder::build(size_t i, int attempt,
   const Action* action = setup_.actions->find(job.uses);
   if (!action) return Error("unknown action '" + job.uses + "'");
   const bool in_container = !action->image(job).empty();
-  const bool rewrite = !in_container && setup_.path_mode == PathMode::kRewrite;
+  // Jobs that run elsewhere (a cluster's node) see their folders where the run folder is.
+  const PathMode mode = setup_.on_host[i] ? setup_.path_mode : PathMode::kRewrite;
+  const bool rewrite = !in_container && mode == PathMode::kRewrite;
 
   auto env = resolver_.env(job);
   if (!env) return env.error();
@@ -74,7 +76,7 @@ Result<AttemptBuilder::Built> AttemptBuilder::build(size_t i, int attempt,
       !job.inputs.empty() || !job.outputs.empty() || action->in_process() || in_container;
   if (uses_paths) {
     if (auto s =
-            prepare_inputs(dirs, *inputs, in_container ? PathMode::kRewrite : setup_.path_mode);
+            prepare_inputs(dirs, *inputs, in_container ? PathMode::kRewrite : mode);
         !s)
       return s.error();
     if (auto s = prepare_outputs(dirs, job); !s) return s.error();
@@ -122,8 +124,11 @@ Result<AttemptBuilder::Built> AttemptBuilder::build(size_t i, int attempt,
   in.gpus = gpus;
   auto launch = launch_spec(in);
   if (!launch) return launch.error();
+  if (sink)
+    for (const auto& note : launch->notes) sink->line("wfrun: " + note);
 
   AttemptSpec& spec = built.spec.emplace();
+  spec.run_id = run_.id;
   spec.job = i;
   spec.attempt = attempt;
   spec.name = job.name;

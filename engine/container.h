@@ -31,7 +31,21 @@ struct ContainerRun {
   std::vector<std::string> env_names;             // -e NAME: the value comes from the runtime's env
   std::map<std::string, std::string> env_values;  // -e NAME=VALUE (no secrets here)
   std::vector<std::string> flags;                 // more flags before the image (GPUs)
+  std::string workdir;                            // -w: "" = the image's own
 };
+
+/// A container that a job's host process starts itself (notebook@v1 with `image:` runs
+/// `wfrun nbrun` on the host, which runs the runner in the container): written by the engine
+/// as JSON, read back by that process, which adds its own mounts, env and arguments.
+struct ContainerSpec {
+  ContainerRuntime runtime;
+  ContainerRun run;
+};
+std::string container_spec_json(const ContainerSpec& spec);
+/// Reads what container_spec_json() wrote; errors name the file.
+Result<ContainerSpec> read_container_spec(const std::string& path);
+/// RUNTIME kill --signal KILL NAME.
+std::vector<std::string> container_kill_argv(const ContainerRuntime& rt, const std::string& name);
 
 /// RUNTIME run --rm --network N --name NAME -v ... -e ... FLAGS [--entrypoint E] IMAGE ARGS...
 std::vector<std::string> container_argv(const ContainerRuntime& rt, const ContainerRun& run);

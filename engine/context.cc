@@ -151,7 +151,11 @@ Result<std::string> Resolver::resolve(const workflows::Job& job, const std::stri
     return it->second;
   }
   if (text == "context.event.github.url" || text == "context.event.github.ref") {
-    auto v = text.back() == 'l' ? github_.url() : github_.checkout_ref();
+    const std::string key = text.back() == 'l' ? "url" : "ref";
+    // Without an event, the spec's own `context:` (a Gradient run spec) beats the checkout.
+    if (auto it = wf_.github_context.find(key); !opts_.event && it != wf_.github_context.end())
+      return it->second;
+    auto v = key == "url" ? github_.url() : github_.checkout_ref();
     if (!v)
       return Error(field + ": cannot resolve '" + text +
                    "': no event and no git checkout with an 'origin' remote");

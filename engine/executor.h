@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <set>
@@ -28,6 +29,7 @@ class OutputSink;
 
 /// One attempt of a job that runs a process, prepared by the run loop (attempt.h).
 struct AttemptSpec {
+  std::int64_t run_id = 0;  // the run it belongs to
   size_t job = 0;    // index in the workflow
   int attempt = 1;   // 1, 2, ... (retries)
   std::string name;  // the job's name
@@ -93,8 +95,14 @@ class Executor {
   /// started it and return true; its end is reported by a later step(). False: it is gone,
   /// start a new attempt. The local executor's attempts die with wfrun: always false.
   virtual bool adopt(AttemptSpec& spec) { return false; }
+  /// The latest attempt this executor left in a job's folders `dirs` of an earlier run that
+  /// adopt() could take over; 0: none.
+  virtual int last_attempt(const JobDirs& dirs) const { return 0; }
   /// Stops every attempt it runs (the run was cancelled); each one's end is still reported.
   virtual void cancel() = 0;
+  /// Stops every attempt it runs at once, without a grace period and without waiting for the
+  /// rest of their output (a second Ctrl-C); each one's end is still reported.
+  virtual void kill_now() { cancel(); }
   /// Attempts started whose end has not been reported yet.
   virtual size_t active() const = 0;
 

@@ -1,6 +1,10 @@
 #include "engine/gpu_jobs.h"
 
+#include <cstdlib>
+
 #include "base/log.h"
+#include "base/strings.h"
+#include "engine/process.h"
 
 namespace wfrun::engine {
 
@@ -12,16 +16,18 @@ std::string GpuPlan::plan_note(size_t job) const {
   return ", " + requests[job].str();
 }
 
-Result<GpuPlan> plan_gpus(const workflows::Workflow& wf, const RunOptions& opts) {
+Result<GpuPlan> plan_gpus(const workflows::Workflow& wf, const RunOptions& opts,
+                          const std::vector<bool>& on_host) {
   GpuPlan plan;
   plan.on_cpu.assign(wf.jobs.size(), "");
   bool any = false;
-  for (const auto& job : wf.jobs) {
-    auto r = gpu::gpu_request(job.resources);
+  for (size_t i = 0; i < wf.jobs.size(); ++i) {
+    auto r = gpu::gpu_request(wf.jobs[i].resources);
     if (!r) return r.error();
+    plan.asked.push_back(*r);
+    if (i < on_host.size() && !on_host[i]) *r = gpu::GpuRequest{};
     any = any || r->count > 0;
-    plan.requests.push_back(*r);
-    plan.asked.push_back(std::move(*r));
+    plan.requests.push_back(std::move(*r));
   }
   // Discovery can start nvidia-smi: only when some job needs it.
   if (!any) return plan;
@@ -44,6 +50,37 @@ Result<GpuPlan> plan_gpus(const workflows::Workflow& wf, const RunOptions& opts)
     req = gpu::GpuRequest{};
   }
   return plan;
+}
+
+namespace {
+
+// docker 25 and later report the CDI spec folders of a daemon with CDI on (an empty list when
+// it is off); older ones have no such field and fail the template: CDI off as well.
+bool docker_has_cdi(const ContainerRuntime& rt) {
+  ProcessSpec spec;
+  spec.argv = rt.command;
+  spec.argv.insert(spec.argv.end(), {"info", "--format", "{{json .CDISpecDirs}}"});
+  for (char** e = environ; *e; ++e) spec.env.push_back(*e);
+  auto r = run_command(spec, 64 * 1024);
+  if (!r || !r->status.success()) return false;
+  std::string out(trim(r->output));
+  debug_log("gpu", "docker info CDISpecDirs: " + out);
+  return starts_with(out, "[\"");
+}
+
+}  // namespace
+
+Status plan_container_gpus(GpuPlan& plan, const std::vector<size_t>& gpu_boxed,
+                           const ContainerRuntime& rt) {
+  if (gpu_boxed.empty()) return {};
+  const std::string runtime = join(rt.command, " ");
+  gpu::CdiGpus cdi = gpu::find_cdi_gpus(gpu::cdi_spec_dirs_from_environment());
+  for (const auto& w : cdi.warnings) plan.discovery.warnings.push_back(w);
+  bool docker_cdi = gpu::is_docker(runtime) && !cdi.spec.empty() && docker_has_cdi(rt);
+  plan.passthrough = gpu::choose_passthrough(runtime, std::move(cdi), docker_cdi);
+  if (plan.passthrough.kind == gpu::GpuPassthrough::Kind::kNone)
+    return Error(plan.passthrough.problem);
+  return {};
 }
 
 GpuQueue::GpuQueue(const workflows::Workflow& wf, const GpuPlan& plan) : wf_(wf), plan_(plan) {
@@ -91,7 +128,11 @@ RunMetrics::RunMetrics(std::string state_dir, std::unique_ptr<gpu::GpuProvider> 
 void RunMetrics::sample(const std::vector<gpu::JobProcesses>& jobs) {
   auto rows = sampler_.sample_now(jobs);
   next_due_ = sampler_.next_due();
-  if (!rows || rows->empty() || store_failed_) return;
+  if (rows) record(*rows);
+}
+
+void RunMetrics::record(const std::vector<gpu::MetricRow>& rows) {
+  if (rows.empty() || store_failed_) return;
   if (!store_) {
     auto s = gpu::MetricsStore::open(state_dir_);
     if (!s) {
@@ -101,11 +142,11 @@ void RunMetrics::sample(const std::vector<gpu::JobProcesses>& jobs) {
     }
     store_.emplace(std::move(*s));
   }
-  if (auto s = store_->insert(run_id_, *rows); !s) {
+  if (auto s = store_->insert(run_id_, rows); !s) {
     debug_log("engine", "storing metrics: " + s.error().message());
     return;
   }
-  for (const auto& row : *rows) sampled_.insert(row.job);
+  for (const auto& row : rows) sampled_.insert(row.job);
 }
 
 void RunMetrics::job_finished(JobResult& r, const std::string& run_dir) {

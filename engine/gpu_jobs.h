@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "base/error.h"
+#include "engine/container.h"
 #include "engine/gpu/allocator.h"
+#include "engine/gpu/cdi.h"
 #include "engine/gpu/inventory.h"
 #include "engine/gpu/metrics.h"
 #include "engine/gpu/request.h"
@@ -31,6 +33,8 @@ struct GpuPlan {
   std::vector<std::string> on_cpu;
   /// Done only when some job asks for a GPU (source "none" otherwise).
   gpu::Discovery discovery;
+  /// How GPUs reach containers; found only when some job in an image asks for a GPU.
+  gpu::GpuPassthrough passthrough;
 
   /// For the plan's line: ", 1 GPU", ", 2 GPUs of model A100-80G (instance-type A100-80Gx2)",
   /// ", asks for 1 GPU: none here, runs on the CPU" or "".
@@ -41,7 +45,16 @@ struct GpuPlan {
 /// GPUs when a job asks for one; a request this machine can never satisfy fails, naming the
 /// job and what it asked for, unless opts.allow_missing_gpus (then it asks for none and its
 /// on_cpu line says so).
-Result<GpuPlan> plan_gpus(const workflows::Workflow& wf, const RunOptions& opts);
+/// Jobs whose `on_host` is false (they run elsewhere: a cluster gives them GPUs) keep their
+/// request in `asked` only and are not checked against this machine.
+Result<GpuPlan> plan_gpus(const workflows::Workflow& wf, const RunOptions& opts,
+                          const std::vector<bool>& on_host);
+
+/// Finds how `rt` passes GPUs to containers when some job in an image asks for GPUs
+/// (`gpu_boxed`, their indices): CDI specs in cdi_spec_dirs_from_environment(); for docker,
+/// whether its daemon has CDI on (`docker info`). A runtime that cannot pass GPUs is an Error.
+Status plan_container_gpus(GpuPlan& plan, const std::vector<size_t>& gpu_boxed,
+                           const ContainerRuntime& rt);
 
 /// Hands GPUs to ready jobs: exclusive, first come first served. A job that needs GPUs joins
 /// the queue when it becomes ready; only the job at the head may take GPUs, so a job that
@@ -91,6 +104,8 @@ class RunMetrics {
   Clock::time_point next_due() const { return next_due_; }
   /// Samples the running jobs now and stores the rows.
   void sample(const std::vector<gpu::JobProcesses>& jobs);
+  /// Stores rows sampled elsewhere (a job's sampler on a cluster node).
+  void record(const std::vector<gpu::MetricRow>& rows);
   /// A job ended: writes RUN_DIR/jobs/JOB/metrics.svg and sets r.usage, when it was sampled.
   void job_finished(JobResult& r, const std::string& run_dir);
 

@@ -12,22 +12,6 @@ namespace wfrun::engine {
 using workflows::IoType;
 using workflows::JobInput;
 
-std::string DatasetRef::str() const {
-  return version ? name + ":" + std::to_string(*version) : name;
-}
-
-DatasetRef parse_dataset_ref(const std::string& ref) {
-  DatasetRef r;
-  r.name = ref;
-  size_t colon = ref.rfind(':');
-  if (colon != std::string::npos && colon + 1 < ref.size() && ref.size() - colon <= 9 &&
-      std::all_of(ref.begin() + static_cast<long>(colon) + 1, ref.end(), ::isdigit)) {
-    r.name = ref.substr(0, colon);
-    r.version = std::stoi(ref.substr(colon + 1));
-  }
-  return r;
-}
-
 Result<std::vector<ResolvedInput>> resolve_inputs(
     const workflows::Workflow& wf, const workflows::Job& job, const RunOptions& opts,
     RunStore* store, const std::function<const JobResult*(const std::string&)>& jobs) {
@@ -113,10 +97,11 @@ Result<std::map<std::string, std::string>> collect_outputs(const workflows::Job&
     if (out.type == IoType::kVolume) values[out.name] = path;
     if (out.type != IoType::kDataset) continue;
     if (!store) return Error("output '" + out.name + "': no run store to keep the dataset in");
-    std::string name = out.ref ? parse_dataset_ref(*out.ref).name : out.name;
-    auto d = store->commit_dataset_version(name, path, run_id);
+    DatasetRef ref = out.ref ? parse_dataset_ref(*out.ref) : DatasetRef{out.name, {}};
+    auto d = store->commit_dataset_version(ref.name, path, run_id, "", ref.version);
     if (!d) return Error("output '" + out.name + "': " + d.error().message());
-    values[out.name] = name + ":" + std::to_string(d->version);
+    (void)set_read_only(d->path, true);
+    values[out.name] = ref.name + ":" + std::to_string(d->version);
   }
   return values;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "engine/datasets.h"
 #include "engine/paths.h"
 #include "engine/run.h"
 #include "workflows/workflow.h"
@@ -18,13 +19,6 @@ namespace wfrun::engine {
 
 class RunStore;
 
-/// `NAME` or `NAME:VERSION`.
-struct DatasetRef {
-  std::string name;
-  std::optional<int> version;
-  std::string str() const;
-};
-DatasetRef parse_dataset_ref(const std::string& ref);
 
 /// Where each of `job`'s inputs comes from: workflow inputs (--input or defaults), outputs of
 /// jobs it needs (`jobs` gives their results), inline values; datasets looked up in `store`.
@@ -33,7 +27,8 @@ Result<std::vector<ResolvedInput>> resolve_inputs(
     RunStore* store, const std::function<const JobResult*(const std::string&)>& jobs);
 
 /// After `job` succeeded: string outputs read from their files (trailing newlines trimmed),
-/// dataset outputs moved into the data store as a new version (value `NAME:VERSION`), volume
+/// dataset outputs moved into the data store as a new version (value `NAME:VERSION`; a ref
+/// with a version makes exactly that one, and fails when it exists) and made read-only, volume
 /// outputs left in place (value: the host folder). An Error fails the job.
 Result<std::map<std::string, std::string>> collect_outputs(const workflows::Job& job,
                                                            const JobDirs& dirs, RunStore* store,

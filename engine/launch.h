@@ -35,6 +35,7 @@ struct Launch {
   ProcessSpec spec;
   std::unique_ptr<NamespaceSetup> ns;
   std::string container;  // the container's name when it runs in one
+  std::vector<std::string> notes;  // for the job's log (how its GPUs reach the container)
 };
 
 /// The environment is explicit: wfrun's base variables, the job's env, then wfrun's own

@@ -9,6 +9,7 @@
 
 #include "base/fd.h"
 #include "engine/gpu_jobs.h"
+#include "engine/lifetime.h"
 #include "engine/output.h"
 #include "engine/process.h"
 
@@ -72,12 +73,15 @@ class LocalExecutor : public Executor {
 
   Status start(AttemptSpec spec) override;
   void cancel() override;
+  void kill_now() override;
   size_t active() const override { return running_.size(); }
   void poll_fds(std::vector<pollfd>& fds) const override;
   Clock::time_point next_wakeup() const override;
   void step(const pollfd* fds, size_t n, std::vector<AttemptEnd>& ended) override;
   void finish() override {
     for (auto& c : cleanups_) c.wait();
+    lifetime_.forget_containers();
+    lifetime_.finish();
   }
 
  private:
@@ -97,6 +101,9 @@ class LocalExecutor : public Executor {
   // poll_fds() order: for each attempt, its output fd (if open) then its exit fd (if any).
   mutable std::vector<std::pair<Running*, bool>> owners_;  // attempt, is-exit-fd
   std::vector<Subprocess> cleanups_;  // `RUNTIME kill NAME` for killed containers
+  JobLifetime lifetime_;               // what it starts dies with wfrun
+  bool lifetime_started_ = false;      // at the first start(): a run without jobs forks nothing
+  bool killing_ = false;               // kill_now(): no more waiting for output
 };
 
 Status LocalExecutor::start(AttemptSpec spec) {
@@ -106,8 +113,15 @@ Status LocalExecutor::start(AttemptSpec spec) {
   a->sink = spec.output;
   a->gpus = spec.gpus;
   a->container = spec.container;
+  if (!lifetime_started_) {
+    lifetime_started_ = true;
+    lifetime_.start(setup_.store, spec.run_id, static_cast<size_t>(max_parallel_), setup_.runtime,
+                    setup_.env.runtime);
+  }
+  lifetime_.prepare(spec.process, spec.job, spec.attempt, !spec.container.empty());
   auto proc = Subprocess::start(spec.process);
   spec.ns.reset();
+  lifetime_.started(proc ? proc->pid() : -1, spec.container);
   if (!proc) return proc.error();
   a->proc = std::move(*proc);
   if (spec.timeout_seconds) a->deadline = after(*spec.timeout_seconds);
@@ -186,7 +200,7 @@ void LocalExecutor::on_exit(Running& a) {
   a.exited = true;
   if (!a.eof) {
     read_output(a);
-    if (!a.eof) a.drain_until = Clock::now() + kDrainTime;
+    if (!a.eof) a.drain_until = Clock::now() + (killing_ ? Clock::duration::zero() : kDrainTime);
   }
 }
 
@@ -240,10 +254,21 @@ void LocalExecutor::cancel() {
   }
 }
 
+void LocalExecutor::kill_now() {
+  killing_ = true;
+  for (auto& a : running_) {
+    a->stop = Running::Stop::kCancel;
+    a->proc.signal_group(SIGKILL);
+    a->kill_at = kNever;
+    a->drain_until = std::min(a->drain_until, Clock::now());
+  }
+}
+
 AttemptEnd LocalExecutor::end_of(Running& a) {
   AttemptEnd e;
   e.job = a.job;
   e.status = *a.proc.status();
+  lifetime_.ended(a.proc.pid(), a.container, a.stop == Running::Stop::kNone);
   if (a.stop == Running::Stop::kCancel)
     e.reason = AttemptEnd::Reason::kCancelled;
   else if (a.stop == Running::Stop::kTimeout)

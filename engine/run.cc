@@ -7,6 +7,7 @@
 #include "engine/actions.h"
 #include "engine/container.h"
 #include "engine/context.h"
+#include "engine/executors.h"
 #include "engine/run_loop.h"
 #include "engine/run_setup.h"
 #include "engine/fs.h"
@@ -39,7 +40,9 @@ struct Checked {
   PathMode path_mode = PathMode::kRewrite;
   std::optional<ContainerRuntime> runtime;
   GpuPlan gpus;
-  std::vector<std::string> lines;  // the plan
+  std::vector<std::string> executor_of;  // per job
+  std::vector<bool> on_host;             // per job
+  std::vector<std::string> lines;        // the plan
 };
 
 std::string quoted_list(const std::vector<std::string>& names) {
@@ -87,14 +90,38 @@ Status check_dataset(const workflows::Workflow& wf, LazyStore& store, const std:
   auto d = (*s)->find_dataset(r.name, r.version);
   if (!d) {
     if (r.version && made_by_run(wf, r.name)) return {};
-    return Error(wf.where(field), d.error().message());
+    std::string hint;
+    if (looks_like_gradient_dataset_id(r.name))
+      hint = "; '" + r.name + "' looks like a Gradient dataset id: add the data with `wfrun " +
+             "datasets add NAME FOLDER` and map the id to it with `wfrun datasets alias " +
+             r.name + " NAME` (or a datasets.yaml beside the workflow)";
+    return Error(wf.where(field), d.error().message() + hint);
   }
   return {};
 }
 
+// A dataset output that names a version writes exactly that one: it must not exist yet.
+Status check_output_versions(const workflows::Workflow& wf, LazyStore& store) {
+  for (const auto& job : wf.jobs)
+    for (const auto& out : job.outputs) {
+      if (out.type != IoType::kDataset || !out.ref) continue;
+      DatasetRef r = parse_dataset_ref(*out.ref);
+      if (!r.version) continue;
+      auto s = store.get();
+      if (!s) return s.error();
+      if ((*s)->find_dataset(r.name, r.version))
+        return Error(wf.where("jobs." + job.name + ".outputs." + out.name),
+                     "output '" + out.name + "' of job '" + job.name + "' would write " +
+                         r.str() + ", which exists: dataset versions are immutable; write " +
+                         "'ref: " + r.name + "' to make the next version");
+    }
+  return {};
+}
+
 std::string plan_line(size_t n, const workflows::Job& job, const Action* action,
-                      const std::string& gpus) {
+                      const std::string& gpus, const std::string& executor) {
   std::string line = std::to_string(n) + ". " + job.name + " (" + job.uses;
+  if (executor != "local") line += ", on " + executor;
   if (!job.needs.empty()) line += ", needs " + join(job.needs, ", ");
   if (action) {
     std::string image = action->image(job);
@@ -103,10 +130,15 @@ std::string plan_line(size_t n, const workflows::Job& job, const Action* action,
   return line + gpus + ")";
 }
 
-Result<Checked> check_run(const workflows::Workflow& wf, const RunOptions& opts, RunStore* given) {
+Result<Checked> check_run(const workflows::Workflow& wf, const RunOptions& opts, RunStore* given,
+                          bool dry_run) {
   Checked c;
   c.actions = opts.actions ? opts.actions : &default_actions();
   if (auto s = workflows::check_available(wf); !s) return s.error();
+  auto kinds = job_executors(wf, opts);
+  if (!kinds) return kinds.error();
+  c.executor_of = std::move(*kinds);
+  for (const auto& k : c.executor_of) c.on_host.push_back(find_executor_kind(k)->on_host());
   std::vector<std::string> need_runtime;
   for (const auto& job : wf.jobs) {
     const Action* a = c.actions->find(job.uses);
@@ -158,6 +190,8 @@ Result<Checked> check_run(const workflows::Workflow& wf, const RunOptions& opts,
       }
     }
 
+  if (auto s = check_output_versions(wf, store); !s) return s.error();
+
   if (!need_runtime.empty()) {
     const char* path = std::getenv("PATH");
     c.runtime = find_container_runtime(opts.container_runtime, path ? path : "/usr/bin:/bin");
@@ -170,15 +204,37 @@ Result<Checked> check_run(const workflows::Workflow& wf, const RunOptions& opts,
   auto mode = resolve_path_mode(opts.path_mode);
   if (!mode) return mode.error();
   c.path_mode = *mode;
-  auto gpus = plan_gpus(wf, opts);
+  auto gpus = plan_gpus(wf, opts, c.on_host);
   if (!gpus) return gpus.error();
   c.gpus = std::move(*gpus);
+  if (c.runtime) {
+    std::vector<size_t> gpu_boxed;
+    std::vector<std::string> names;
+    for (size_t i = 0; i < wf.jobs.size(); ++i)
+      if (c.gpus.requests[i].count > 0 && !c.actions->find(wf.jobs[i].uses)->image(wf.jobs[i]).empty()) {
+        gpu_boxed.push_back(i);
+        names.push_back(wf.jobs[i].name);
+      }
+    if (auto s = plan_container_gpus(c.gpus, gpu_boxed, *c.runtime); !s)
+      return Error(wf.where("jobs." + names[0]),
+                   std::string(names.size() == 1 ? "job " : "jobs ") + quoted_list(names) +
+                       " run" + (names.size() == 1 ? "s" : "") +
+                       " in a container and ask" + (names.size() == 1 ? "s" : "") +
+                       " for GPUs, but " + s.error().message());
+  }
 
   Scheduler sched(wf);
   size_t n = 0;
   for (size_t i : sched.start_order())
-    c.lines.push_back(
-        plan_line(++n, wf.jobs[i], c.actions->find(wf.jobs[i].uses), c.gpus.plan_note(i)));
+    c.lines.push_back(plan_line(++n, wf.jobs[i], c.actions->find(wf.jobs[i].uses),
+                                c.gpus.plan_note(i), c.executor_of[i]));
+  // Last: an executor's check may be slow (a probe job on a cluster).
+  std::vector<std::string> checked;
+  for (const auto& k : c.executor_of) {
+    if (std::find(checked.begin(), checked.end(), k) != checked.end()) continue;
+    checked.push_back(k);
+    if (auto s = find_executor_kind(k)->check(opts, dry_run); !s) return s.error();
+  }
   return c;
 }
 
@@ -187,28 +243,71 @@ std::string workflow_name(const workflows::Workflow& wf) {
   return n.empty() ? "workflow" : n;
 }
 
+// RUN/invocation.json: what a re-run needs (the workflow file and the inputs given; secrets
+// never). Inputs are not secret: run.json and the job folders show them too.
+// `executor`, `executor_config`: the --executor and --executor-config given (`--resume` uses them
+// again); `executors`: where each job ran.
+std::string invocation_json(const workflows::Workflow& wf, const RunOptions& opts,
+                            const std::vector<std::string>& executor_of) {
+  std::error_code ec;
+  nlohmann::json j = {{"workflow_file", std::filesystem::absolute(wf.file, ec).lexically_normal().string()},
+                      {"workflow_dir", opts.workflow_dir},
+                      {"inputs", opts.inputs},
+                      {"executor", opts.executor_kind},
+                      {"executor_config", opts.executor_config_file},
+                      {"executors", nlohmann::json::object()}};
+  for (size_t i = 0; i < wf.jobs.size() && i < executor_of.size(); ++i)
+    j["executors"][wf.jobs[i].name] = executor_of[i];
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 double wall_now() {
   using namespace std::chrono;
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
+// The workflow and options with Gradient dataset ids replaced by the local names that
+// datasets.yaml gives them ($WFRUN_HOME's, then the workflow folder's).
+struct Localized {
+  workflows::Workflow wf;
+  RunOptions opts;
+};
+Result<Localized> localize(const workflows::Workflow& wf, const RunOptions& opts) {
+  Localized l{wf, opts};
+  std::string dir = opts.workflow_dir.empty() ? dir_name(wf.file) : opts.workflow_dir;
+  auto aliases = DatasetAliases::load(dataset_alias_files(opts.state_dir, dir));
+  if (!aliases) return aliases.error();
+  if (auto s = localize_datasets(l.wf, l.opts.inputs, *aliases); !s) return s.error();
+  return l;
+}
+
 }  // namespace
 
-Result<std::vector<std::string>> plan_run(const workflows::Workflow& wf, const RunOptions& opts) {
-  auto c = check_run(wf, opts, nullptr);
+Result<std::vector<std::string>> plan_run(const workflows::Workflow& wf_in,
+                                          const RunOptions& opts_in) {
+  auto local = localize(wf_in, opts_in);
+  if (!local) return local.error();
+  const workflows::Workflow& wf = local->wf;
+  const RunOptions& opts = local->opts;
+  auto c = check_run(wf, opts, nullptr, true);
   if (!c) return c.error();
   for (const auto& w : c->gpus.discovery.warnings) c->lines.push_back("warning: " + w);
   return std::move(c->lines);
 }
 
-Result<RunResult> run_workflow(const workflows::Workflow& wf, const RunOptions& opts,
+Result<RunResult> run_workflow(const workflows::Workflow& wf_in, const RunOptions& opts_in,
                                RunObserver& observer) {
-  if (opts.state_dir.empty()) return Error("no state directory given");
+  if (opts_in.state_dir.empty()) return Error("no state directory given");
+  auto local = localize(wf_in, opts_in);
+  if (!local) return local.error();
+  const workflows::Workflow& wf = local->wf;
+  const RunOptions& opts = local->opts;
   auto store = RunStore::open(opts.state_dir);
   if (!store) return store.error();
-  auto checked = check_run(wf, opts, &*store);
+  auto checked = check_run(wf, opts, &*store, false);
   if (!checked) return checked.error();
-  if (checked->path_mode == PathMode::kNamespace) {
+  if (checked->path_mode == PathMode::kNamespace &&
+      std::find(checked->on_host.begin(), checked->on_host.end(), true) != checked->on_host.end()) {
     if (auto s = ensure_mount_points(); !s) return s.error();
   }
   for (const auto& w : checked->gpus.discovery.warnings) observer.warning(w);
@@ -225,8 +324,10 @@ Result<RunResult> run_workflow(const workflows::Workflow& wf, const RunOptions& 
   for (const auto& [_, v] : opts.secrets) setup.redactor.add(v);
   setup.workflow_name = workflow_name(wf);
   setup.env = HostEnv::current();
+  setup.executor_of = checked->executor_of;
+  setup.on_host = checked->on_host;
 
-  auto rec = store->create_run(setup.workflow_name, wf.file);
+  auto rec = store->create_run(setup.workflow_name, wf.file, opts.trigger);
   if (!rec) return rec.error();
   RunResult run;
   run.id = rec->id;
@@ -235,11 +336,14 @@ Result<RunResult> run_workflow(const workflows::Workflow& wf, const RunOptions& 
   run.started = wall_now();
   run.state = RunState::kRunning;
   for (const auto& job : wf.jobs) {
-    JobResult r;
+    auto reused = opts.reuse.find(job.name);
+    JobResult r = reused != opts.reuse.end() ? reused->second : JobResult{};
     r.name = job.name;
     run.jobs.push_back(std::move(r));
   }
   if (auto s = write_file(run.dir + "/workflow.yaml", wf.text); !s) return s.error();
+  if (auto s = write_file(run.dir + "/invocation.json", invocation_json(wf, opts, setup.executor_of)); !s)
+    return s.error();
   RunRecord record = *rec;
   record.state = run.state;
   record.started = run.started;

@@ -4,12 +4,14 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/error.h"
 #include "engine/run_types.h"
+#include "workflows/executor_settings.h"
 #include "workflows/workflow.h"
 
 namespace wfrun::engine {
@@ -61,6 +63,25 @@ struct RunOptions {
   bool all_gpus_visible = false;
   /// Seconds between metrics samples (GPU, CPU, RSS of running jobs); 0: no metrics.
   double metrics_interval = 1.0;
+  /// Where jobs run (server.yaml's or --executor-config's `executor:`), and how Slurm is used.
+  workflows::ExecutorSettings executor;
+  /// --executor: wins over the workflow's defaults.executor ("" = not given); a job's own
+  /// `executor:` wins over both.
+  std::string executor_kind;
+  /// --executor-config's file ("" = not given): recorded with the run (RUN/invocation.json), so
+  /// that `--resume` uses the same settings.
+  std::string executor_config_file;
+  /// Recorded with the run (the run list shows it); not used to run anything.
+  RunTrigger trigger;
+  /// `--resume`: jobs of an earlier run taken as they finished there, by name (resume.h
+  /// chooses them); the others run.
+  std::map<std::string, JobResult> reuse;
+  /// `--resume` (and serve's requeue): the resumed run's id and folder, and the jobs in `adopt`
+  /// first ask their executor whether the attempt that run's wfrun started is still there (a
+  /// Slurm job outlives wfrun); if so it is followed to its end instead of started again.
+  std::int64_t resumed_run = 0;
+  std::string resumed_dir;
+  std::set<std::string> adopt;
 };
 
 /// Checks everything that can be checked before a job runs (secrets known, required inputs

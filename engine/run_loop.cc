@@ -77,7 +77,7 @@ class RunLoop {
     gpu::Discovery& d = setup.gpus->discovery;
     metrics_ = RunMetrics::create(
         opts_, run.id, d.provider ? gpu::sampling_provider(d, opts_.metrics_interval) : nullptr);
-    executors_ = make_executors(setup, metrics_.get());
+    executors_ = make_executors(setup, run, metrics_.get());
   }
 
   void run();
@@ -99,10 +99,13 @@ class RunLoop {
   Result<UniqueFd> open_log(size_t i);
   void open_ahead();
   void fail_before_start(size_t i, const Error& e, OutputSink* sink);
+  bool adopt(size_t i, OutputSink* sink);
   void on_end(const AttemptEnd& end);
   void complete(size_t i, JobState state, std::string message);
   void on_timers();
+  void on_cancel_fd();
   void cancel();
+  void kill_now();
   void flush();
   void write_json_if_due();
   int poll_timeout_ms() const;
@@ -128,10 +131,19 @@ class RunLoop {
   Clock::time_point json_due_ = kNever;  // a change waits for the next write
   Clock::time_point heartbeat_due_ = kNever;  // the observer's status line
   bool cancelled_ = false;
+  bool killed_ = false;         // a second cancel: everything was killed at once
+  bool cancel_fd_open_ = true;  // false once the cancel fd reached its end
 };
 
 void RunLoop::run() {
   apply(scheduler_.start());
+  // Jobs reused from an earlier run (--resume) are done before the run starts; their needs
+  // are reused too, so in start order each is decided before it is settled.
+  for (size_t i : scheduler_.start_order()) {
+    if (run_.jobs[i].state != JobState::kSucceeded) continue;
+    setup_.observer->job_finished(run_.jobs[i]);
+    apply(scheduler_.finish(i, JobState::kSucceeded));
+  }
   std::vector<pollfd> fds;
   std::vector<size_t> first;  // per executor: its first descriptor in fds
   std::vector<AttemptEnd> ended;
@@ -150,7 +162,7 @@ void RunLoop::run() {
     open_ahead();
     fds.clear();
     first.clear();
-    bool watch_cancel = opts_.cancel_fd >= 0 && !cancelled_;
+    bool watch_cancel = opts_.cancel_fd >= 0 && cancel_fd_open_ && !killed_;
     if (watch_cancel) fds.push_back({opts_.cancel_fd, POLLIN, 0});
     for (const auto& e : executors_.all) {
       first.push_back(fds.size());
@@ -165,7 +177,7 @@ void RunLoop::run() {
     if (n < 0) {
       for (auto& f : fds) f.revents = 0;
     }
-    if (watch_cancel && fds[0].revents) cancel();
+    if (watch_cancel && fds[0].revents) on_cancel_fd();
     ended.clear();
     for (size_t k = 0; k < executors_.all.size(); ++k)
       executors_.all[k]->step(fds.data() + first[k], first[k + 1] - first[k], ended);
@@ -261,6 +273,8 @@ void RunLoop::start_attempt(size_t i) {
     write_all(out.log.get(), note.data(), note.size());
   }
 
+  if (r.attempts == 1 && adopt(i, sink)) return;
+
   auto built = builder_.build(i, r.attempts, r.gpus, sink);
   if (!built) return fail_before_start(i, built.error(), sink);
   if (!built->spec) {  // an in-process action: done
@@ -272,6 +286,33 @@ void RunLoop::start_attempt(size_t i) {
   }
   if (auto s = executor(i).start(std::move(*built->spec)); !s)
     return fail_before_start(i, s.error(), sink);
+}
+
+bool RunLoop::adopt(size_t i, OutputSink* sink) {
+  // A resumed run: the attempt the resumed run's wfrun started may still run where its
+  // executor put it (a Slurm job). Follow that one instead of starting the job again. It
+  // works in the resumed run's folders, so its outputs are collected from there.
+  const workflows::Job& job = wf_.jobs[i];
+  if (opts_.resumed_dir.empty() || !opts_.adopt.count(job.name)) return false;
+  JobDirs old = job_dirs(opts_.resumed_dir, job.name);
+  const int last = executor(i).last_attempt(old);
+  if (last <= 0) return false;
+  AttemptSpec spec;
+  spec.run_id = run_.id;
+  spec.job = i;
+  spec.attempt = last;
+  spec.name = job.name;
+  spec.dirs = old;
+  spec.output = sink;
+  spec.timeout_seconds = job.timeout_seconds;
+  spec.gpus = run_.jobs[i].gpus;
+  if (!executor(i).adopt(spec)) return false;
+  JobResult& r = run_.jobs[i];
+  r.attempts = last;
+  outputs_[i].dirs = std::move(old);
+  sink->line("wfrun: following attempt " + std::to_string(last) + ", which run " +
+             std::to_string(opts_.resumed_run) + " started and is still there");
+  return true;
 }
 
 Result<UniqueFd> RunLoop::open_log(size_t i) {
@@ -304,6 +345,9 @@ void RunLoop::on_timers() {
   } else if (heartbeat_due_ == kNever || heartbeat_due_ <= now) {
     if (heartbeat_due_ != kNever) setup_.observer->heartbeat();
     heartbeat_due_ = now + std::chrono::seconds(1);
+    // Another process (the dashboard) asks for a cancel by creating RUN/cancel: one stat a
+    // second while jobs run.
+    if (!cancelled_ && ::access((run_.dir + "/" + kCancelFile).c_str(), F_OK) == 0) cancel();
   }
 }
 
@@ -319,15 +363,50 @@ int RunLoop::poll_timeout_ms() const {
   return static_cast<int>(std::clamp<long long>(ms, 0, 24 * 3600 * 1000));
 }
 
+void RunLoop::on_cancel_fd() {
+  // One byte per SIGINT/SIGTERM: the first cancels the run, the next kills at once. An fd that
+  // reached its end (or fails) cancels once and is not watched any more.
+  char buf[64];
+  ssize_t n = ::read(opts_.cancel_fd, buf, sizeof buf);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) {
+    cancel_fd_open_ = false;
+    if (!cancelled_) cancel();
+    return;
+  }
+  for (ssize_t k = 0; k < n && !killed_; ++k) {
+    if (!cancelled_)
+      cancel();
+    else
+      kill_now();
+  }
+}
+
 void RunLoop::cancel() {
   cancelled_ = true;
   for (auto& e : executors_.all) e->clear_ready();
-  std::set<size_t> ready = std::move(ready_);
   ready_.clear();
-  for (size_t i : ready) complete(i, JobState::kCancelled, "cancelled");
-  for (size_t i : scheduler_.undecided())
-    if (!terminal(run_.jobs[i].state)) complete(i, JobState::kCancelled, "cancelled");
+  // Every job that has not started ends the same way, ready or still waiting for its needs.
+  // Deciding them through the scheduler one at a time would let the first ones' dependents be
+  // decided "skipped" before their own turn came.
+  const double now = wall_now();
+  for (size_t i = 0; i < run_.jobs.size(); ++i) {
+    JobResult& r = run_.jobs[i];
+    if (r.state != JobState::kPending) continue;
+    r.state = JobState::kCancelled;
+    r.message = "cancelled before it started";
+    r.finished = now;
+    executor(i).release(i);
+    if (metrics_) metrics_->job_finished(r, run_.dir);
+    mark(i);
+    setup_.observer->job_finished(r);
+  }
   for (auto& e : executors_.all) e->cancel();
+}
+
+void RunLoop::kill_now() {
+  killed_ = true;
+  for (auto& e : executors_.all) e->kill_now();
 }
 
 void RunLoop::on_end(const AttemptEnd& end) {
@@ -359,7 +438,6 @@ void RunLoop::on_end(const AttemptEnd& end) {
     case AttemptEnd::Reason::kLost:
       message = end.message;
       if (end.status.code || end.status.signal) message += " (" + end.status.str() + ")";
-      out.sink->line("wfrun: " + message);
       break;
     case AttemptEnd::Reason::kExited:
       if (end.status.success()) {

@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/strings.h"
 #include "engine/container.h"
@@ -40,6 +41,10 @@ struct RunSetup {
   Redactor redactor;  // every secret value
   std::string workflow_name;
   HostEnv env;
+  /// Per job: the executor kind it runs on ("local", "slurm"), and whether that runs it on
+  /// this machine (this machine's GPUs and mount namespaces are then the job's).
+  std::vector<std::string> executor_of;
+  std::vector<bool> on_host;
 };
 
 }  // namespace wfrun::engine

@@ -53,6 +53,21 @@ struct JobResult {
   std::optional<gpu::JobSummary> usage;
 };
 
+/// What started a run, for the run list and its filters: `wfrun run` ("cli"), or a child of
+/// `wfrun serve` ("push", "pull_request", "manual") with the repository, ref and commit, and the
+/// server's own run id (`parent`).
+struct RunTrigger {
+  std::string event = "cli";
+  std::string repo;  // OWNER/NAME
+  std::string ref;   // refs/heads/main, refs/pull/7/head, ...
+  std::string sha;
+  std::int64_t parent = 0;
+};
+
+/// Created in a running run's folder by another process (the dashboard's Cancel button): the
+/// engine that runs it notices within about a second and cancels the run as Ctrl-C would.
+inline constexpr const char* kCancelFile = "cancel";
+
 /// The result of a whole run.
 struct RunResult {
   std::int64_t id = 0;

@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "engine/cgroup.h"
 #include "engine/run_json.h"
+#include "engine/run_result.h"
 #include "engine/store.h"
 #include "engine/store_sql.h"
 
@@ -17,6 +18,8 @@ constexpr double kCgroupWait = 2.0;
 
 std::string owner_text(const ProcessOwner& o) { return "wfrun (pid " + std::to_string(o.pid) + ")"; }
 
+}  // namespace
+
 RunResult to_result(const RunRecord& r) {
   RunResult out;
   out.id = r.id;
@@ -28,8 +31,6 @@ RunResult to_result(const RunRecord& r) {
   out.jobs = r.jobs;
   return out;
 }
-
-}  // namespace
 
 Result<void> RunStore::set_cgroup(std::int64_t id, const std::string& dir) {
   Query q(*impl_, "UPDATE runs SET cgroup = ? WHERE id = ?");

@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "engine/store.h"
 
 namespace wfrun::engine {
 
@@ -106,5 +108,14 @@ class Transaction {
 
 /// Unix time now, in seconds.
 double store_now();
+
+/// The runs table's columns as read_run_row() expects them first in a SELECT.
+extern const char* const kRunColumns;
+inline constexpr int kRunColumnCount = 18;
+RunRecord read_run_row(Query& q);
+/// "0,3" -> {0, 3}: a job's GPUs as the jobs table keeps them.
+std::vector<int> split_ints(const std::string& s);
+/// Run `run_id`'s jobs, in workflow order.
+Result<std::vector<JobResult>> read_jobs(StoreImpl& impl, std::int64_t run_id);
 
 }  // namespace wfrun::engine

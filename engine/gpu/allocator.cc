@@ -134,24 +134,4 @@ std::map<std::string, std::string> gpu_env(const std::vector<int>& gpus, bool co
   return env;
 }
 
-std::vector<std::string> container_gpu_args(const std::vector<int>& gpus,
-                                            std::string_view runtime) {
-  std::vector<std::string> args;
-  if (gpus.empty()) return args;
-  std::string_view program = runtime.substr(0, runtime.find(' '));
-  auto slash = program.rfind('/');
-  if (slash != std::string_view::npos) program = program.substr(slash + 1);
-  if (program.find("docker") != std::string_view::npos) {
-    std::vector<std::string> ids;
-    for (int g : gpus) ids.push_back(std::to_string(g));
-    args = {"--gpus", "\"device=" + join(ids, ",") + "\""};
-  } else {
-    for (int g : gpus) {
-      args.push_back("--device");
-      args.push_back("nvidia.com/gpu=" + std::to_string(g));
-    }
-  }
-  return args;
-}
-
 }  // namespace wfrun::gpu

@@ -70,10 +70,5 @@ class BlockingGpuAllocator {
 /// CUDA_VISIBLE_DEVICES counts 0..n-1, because the runtime renumbers the devices it passes in.
 std::map<std::string, std::string> gpu_env(const std::vector<int>& gpus, bool container);
 
-/// The container runtime's flags for `gpus`: podman (CDI) `--device nvidia.com/gpu=N` per GPU;
-/// docker `--gpus "device=N,M"` (the quotes are part of the argument: docker splits the value
-/// as CSV). `runtime` is the runtime command line; docker when its program's name contains
-/// "docker", else podman. No GPUs: no flags.
-std::vector<std::string> container_gpu_args(const std::vector<int>& gpus, std::string_view runtime);
 
 }  // namespace wfrun::gpu

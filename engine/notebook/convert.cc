@@ -2,13 +2,13 @@
 
 #include <cctype>
 #include <optional>
-#include <regex>
 #include <set>
 #include <sstream>
 
 #include "base/strings.h"
 #include "engine/notebook/embedded.h"
 #include "engine/notebook/notebook.h"
+#include "engine/notebook/scan.h"
 
 namespace wfrun::notebook {
 namespace {
@@ -38,7 +38,8 @@ const std::set<std::string>& automagics() {
 
 const std::set<std::string>& supported_cell_magics() {
   static const std::set<std::string> k = {
-      "bash", "sh", "script", "perl", "ruby", "python", "python3", "writefile", "file", "capture",
+      "bash", "sh", "script", "perl", "ruby", "python", "python2", "python3", "pypy", "writefile",
+      "file", "capture",
       "time", "timeit", "html", "HTML", "markdown", "latex", "svg", "javascript", "js"};
   return k;
 }
@@ -131,15 +132,10 @@ bool is_blank(std::string_view s) { return trim(s).empty(); }
 
 // IPython strips `>>> ` / `... ` and `In [1]: ` / `   ...: ` prompts from pasted code.
 void strip_prompts(std::vector<std::string>& lines) {
-  static const std::regex classic_first(R"(^>>>( |$))");
-  static const std::regex classic(R"(^(>>>|\.\.\.)( |$))");
-  static const std::regex ipy_first(R"(^In \[\d+\]: )");
-  static const std::regex ipy(R"(^(In \[\d+\]: |\s*\.\.\.+: ?))");
-  for (auto [first, any] : {std::pair{&classic_first, &classic}, std::pair{&ipy_first, &ipy}}) {
+  for (auto prompt : {&scan::classic_prompt, &scan::ipython_prompt}) {
     if (lines.empty()) return;
-    if (std::regex_search(lines[0], *first) ||
-        (lines.size() > 1 && std::regex_search(lines[1], *any))) {
-      for (auto& l : lines) l = std::regex_replace(l, *any, "", std::regex_constants::format_first_only);
+    if (prompt(lines[0], true) > 0 || (lines.size() > 1 && prompt(lines[1], false) > 0)) {
+      for (auto& l : lines) l.erase(0, prompt(l, false));
       return;
     }
   }
@@ -168,11 +164,10 @@ struct Translator {
 
 // `ls dir`, `cd ..`, `pip install x`: an alias or magic name used without %, followed by
 // arguments that cannot continue a Python expression.
-std::optional<std::string> automagic_call(const std::string& rest) {
-  static const std::regex word(R"(^([A-Za-z_]\w*)(\s+(.*))?$)");
-  std::smatch m;
-  if (!std::regex_match(rest, m, word)) return std::nullopt;
-  std::string name = m[1].str(), args = m[3].str();
+std::optional<std::string> automagic_call(std::string_view rest) {
+  auto word = scan::command_word(rest);
+  if (!word) return std::nullopt;
+  std::string name(word->name), args(word->args);
   bool alias = shell_aliases().count(name) > 0;
   if (!alias && !automagics().count(name)) return std::nullopt;
   if (args.empty()) {
@@ -197,8 +192,7 @@ bool is_help_line(std::string_view s) {
   if (s.front() == '?') return true;
   if (s.back() != '?') return false;
   // `x?`, `x??`, `*int*?`, `obj.attr?`, `%run?` - but not a comment ending in `?`.
-  static const std::regex help(R"(^%{0,2}[\w\.\*\[\]\(\)'"]*\?\??$)");
-  return std::regex_match(std::string(s), help);
+  return scan::is_help_suffix(s);
 }
 
 // Whether a top-level statement (its lines, already translated) is an expression whose value
@@ -307,10 +301,6 @@ Result<std::string> translate_cell(std::string_view source, const ConvertOptions
     return out;
   }
 
-  auto automagic = [](const std::string& rest, int) { return automagic_call(rest); };
-  static const std::regex assign_sys(R"(^(\s*[\w\.]+(\s*,\s*[\w\.]+)*)\s*=\s*!\s*(.*)$)");
-  static const std::regex assign_magic(R"(^(\s*[\w\.]+(\s*,\s*[\w\.]+)*)\s*=\s*%(\w+)\s*(.*)$)");
-  static const std::regex magic(R"(^(\s*)%(\w+)(\s+(.*))?$)");
   std::vector<std::string> out_lines;
   size_t last_top = std::string::npos;  // where the cell's last top-level statement starts
   LogicalLines logical;
@@ -319,33 +309,36 @@ Result<std::string> translate_cell(std::string_view source, const ConvertOptions
     std::string line = raw;
     int lineno = static_cast<int>(i) + 1;
     if (logical.at_start()) {
-      size_t ind = raw.find_first_not_of(" \t");
-      std::string indent = ind == std::string::npos ? raw : raw.substr(0, ind);
-      std::string rest = ind == std::string::npos ? "" : raw.substr(ind);
-      std::smatch m;
+      // A notebook saved with CRLF line ends keeps the CR in its source lines: IPython's line
+      // splitting drops it, and so do we before looking for magics.
+      std::string_view text = raw;
+      if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+      size_t ind = text.find_first_not_of(" \t");
+      std::string indent(ind == std::string::npos ? text : text.substr(0, ind));
+      std::string rest(ind == std::string::npos ? "" : text.substr(ind));
       if (starts_with(rest, "!!")) {
         line = indent + "_wf.getoutput(" + py_str(rest.substr(2)) + ")";
       } else if (starts_with(rest, "!")) {
         line = indent + "_wf.system(" + py_str(rest.substr(1)) + ")";
-      } else if (std::regex_match(raw, m, assign_sys)) {
-        line = m[1].str() + " = _wf.getoutput(" + py_str(m[3].str()) + ")";
-      } else if (std::regex_match(raw, m, assign_magic)) {
-        auto call = tr.line_magic(m[3].str(), m[4].str(), lineno);
+      } else if (auto sys = scan::system_assignment(text)) {
+        line = std::string(sys->targets) + " = _wf.getoutput(" + py_str(sys->command) + ")";
+      } else if (auto assign = scan::magic_assignment(text)) {
+        auto call = tr.line_magic(std::string(assign->name), std::string(assign->args), lineno);
         if (!call) return call.error();
-        line = m[1].str() + " = " + *call;
-      } else if (std::regex_match(raw, m, magic)) {
-        std::string name = m[2].str();
+        line = std::string(assign->targets) + " = " + *call;
+      } else if (auto magic = scan::line_magic(text)) {
+        std::string name(magic->name);
         if (pager_magics().count(name)) {
           line = indent + "pass  # " + rest;
         } else {
-          auto call = tr.line_magic(name, m[4].str(), lineno);
+          auto call = tr.line_magic(name, std::string(magic->args), lineno);
           if (!call) return call.error();
           line = indent + *call;
         }
       } else if (starts_with(rest, "%%")) {
         return tr.unsupported(lineno, rest.substr(0, rest.find_first_of(" \t")) +
                                           " (a cell magic must be the cell's first line)");
-      } else if (auto call = automagic(rest, lineno)) {
+      } else if (auto call = automagic_call(rest)) {
         line = indent + *call;
       } else if (is_help_line(rest)) {
         // IPython opens its pager for `obj?`: a notebook shows nothing.
@@ -375,9 +368,8 @@ Result<std::string> nb_to_py(const Notebook& nb, const ConvertOptions& options) 
   bool first = true;
   // `_`, `__`, `___`, `Out`, `_oh` and `_N` read a cell's value: keep the values then.
   ConvertOptions opts = options;
-  static const std::regex reads_results(R"((^|[^\w.'"])(_{1,3}|Out|_oh|_\d+)([^\w]|$))");
   for (const auto& cell : nb.cells())
-    if (cell.value("cell_type", "") == "code" && std::regex_search(cell_source(cell), reads_results))
+    if (cell.value("cell_type", "") == "code" && scan::reads_cell_values(cell_source(cell)))
       opts.keep_results = true;
   for (const auto& cell : nb.cells()) {
     std::string type = cell.value("cell_type", "");

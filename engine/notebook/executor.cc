@@ -16,6 +16,7 @@
 #include "base/fd.h"
 #include "base/strings.h"
 #include "engine/notebook/embedded.h"
+#include "engine/notebook/json_reader.h"
 #include "engine/notebook/notebook.h"
 
 extern char** environ;
@@ -110,10 +111,15 @@ Status write_atomic(const std::string& path, const std::string& text) {
   return {};
 }
 
-/// The executed notebook as events arrive.
+/// The executed notebook as events arrive. It is written to disk within about a second of each
+/// change (so a killed run loses at most its last second), but not after every event: a dump of
+/// the whole notebook per cell made a run quadratic in its number of cells.
 class Assembler {
  public:
   Assembler(json doc, std::string out_path) : doc_(std::move(doc)), path_(std::move(out_path)) {}
+
+  /// The longest a change waits before it is written.
+  static constexpr std::chrono::milliseconds kWriteInterval{1000};
 
   json& doc() { return doc_; }
   json& cell(int i) { return doc_["cells"][static_cast<size_t>(i)]; }
@@ -127,8 +133,12 @@ class Assembler {
     auto& pm = c["metadata"]["papermill"];
     pm["start_time"] = time;
     pm["status"] = "running";
-    c["metadata"]["execution"]["iopub.execute_input"] = time;
-    c["metadata"]["execution"]["iopub.status.busy"] = time;
+    // Timings are ours to record, as nbclient does: a notebook's own value gives way.
+    json& ex = c["metadata"]["execution"];
+    if (!ex.is_object()) ex = json::object();
+    ex["iopub.execute_input"] = time;
+    ex["iopub.status.busy"] = time;
+    dirty_ = true;
   }
 
   void output(json out, const std::string& display_id) {
@@ -145,6 +155,7 @@ class Assembler {
       ids_[display_id].push_back({current_, outs.size()});
     }
     outs.push_back(std::move(o));
+    dirty_ = true;
   }
 
   void update(const std::string& display_id, const json& data, const json& metadata) {
@@ -159,6 +170,7 @@ class Assembler {
         outs[oi]["metadata"] = metadata;
       }
     }
+    dirty_ = true;
   }
 
   void clear(bool wait) {
@@ -171,6 +183,7 @@ class Assembler {
     // Forget display ids pointing into the cleared outputs.
     for (auto& [id, v] : ids_)
       std::erase_if(v, [&](const auto& p) { return p.first == current_; });
+    dirty_ = true;
   }
 
   void end(const std::string& status, const std::string& time) {
@@ -184,13 +197,33 @@ class Assembler {
     c["metadata"]["execution"]["iopub.status.idle"] = time;
     c["metadata"]["execution"]["shell.execute_reply"] = time;
     current_ = -1;
+    dirty_ = true;
   }
 
   int current() const { return current_; }
 
+  /// Writes the notebook now.
   Status write() {
+    dirty_ = false;
     if (path_.empty()) return {};
-    return write_atomic(path_, doc_.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
+    auto started = Clock::now();
+    auto st = write_atomic(path_, doc_.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
+    last_write_ = Clock::now();
+    // A notebook so large that writing it takes a good part of a second is written less often,
+    // so that writing never takes more than a fifth of the run.
+    interval_ = std::max<Clock::duration>(kWriteInterval, 4 * (last_write_ - started));
+    return st;
+  }
+  /// Writes the notebook if it changed since the last write and that write is old enough.
+  void write_if_due() {
+    if (dirty_ && Clock::now() - last_write_ >= interval_) (void)write();
+  }
+  /// How long until write_if_due would write (zero when it would now; a long time when clean).
+  std::chrono::milliseconds due_in() const {
+    if (!dirty_) return std::chrono::hours(1);
+    auto left = last_write_ + interval_ - Clock::now();
+    return std::max(std::chrono::milliseconds(0),
+                    std::chrono::ceil<std::chrono::milliseconds>(left));
   }
 
  private:
@@ -198,6 +231,9 @@ class Assembler {
   std::string path_;
   int current_ = -1;
   bool pending_clear_ = false;
+  bool dirty_ = false;
+  Clock::time_point last_write_{};  // long ago: the first change is written at once
+  Clock::duration interval_ = kWriteInterval;
   std::map<std::string, std::vector<std::pair<int, size_t>>> ids_;
 };
 
@@ -295,6 +331,10 @@ Result<NbRunResult> run_notebook(const NbRunOptions& options) {
       fs::remove_all(dir, ec);
     }
   } cleanup{work};
+  const bool boxed = options.container.has_value();
+  // In a container the runner may run as another user: it must reach its files through the
+  // folder (0711: it cannot list it) and write the event FIFO.
+  if (boxed && ::chmod(work.c_str(), 0711) != 0) return errno_error("chmod " + work, errno);
   std::string runner_path = work + "/wfrun_nbrunner.py";
   std::string plan_path = work + "/plan.json";
   if (auto st = write_atomic(runner_path, std::string(support_py()) + "\n" +
@@ -305,8 +345,12 @@ Result<NbRunResult> run_notebook(const NbRunOptions& options) {
       !st)
     return st.error();
 
+  if (boxed) {
+    ::chmod(runner_path.c_str(), 0644);
+    ::chmod(plan_path.c_str(), 0644);
+  }
   std::string cwd = options.cwd;
-  if (cwd.empty()) {
+  if (cwd.empty() && !boxed) {
     fs::path p = fs::absolute(options.notebook).parent_path();
     cwd = p.string();
   }
@@ -323,36 +367,63 @@ Result<NbRunResult> run_notebook(const NbRunOptions& options) {
       if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
   }
-  for (const auto& [k, v] : options.extra_env) env[k] = v;
-  env["WFRUN_NB_EVENTS_FD"] = "3";
-  env.erase("MPLBACKEND");
+  std::string python = options.python.empty() ? "python3" : options.python;
+  std::vector<std::string> argv_strs = {python, runner_path, plan_path};
+  const std::string events_path = work + "/events";
+  if (boxed) {
+    // The runtime runs with `env`; the runner gets only what it needs, through the runtime.
+    std::map<std::string, std::string> inside = options.extra_env;
+    const std::string scratch = kContainerScratch;
+    inside["WFRUN_NB_EVENTS_PATH"] = scratch + "/events";
+    argv_strs = options.container->argv({{work, scratch}}, inside, options.cwd,
+                                        {python, scratch + "/wfrun_nbrunner.py",
+                                         scratch + "/plan.json"});
+    if (argv_strs.empty()) return Error("cannot run notebook " + name + ": no container command");
+    if (::mkfifo(events_path.c_str(), 0600) != 0 || ::chmod(events_path.c_str(), 0622) != 0)
+      return errno_error("cannot make the event FIFO " + events_path, errno);
+  } else {
+    for (const auto& [k, v] : options.extra_env) env[k] = v;
+    env["WFRUN_NB_EVENTS_FD"] = "3";
+    env.erase("MPLBACKEND");
+  }
   std::vector<std::string> env_strs;
   for (const auto& [k, v] : env) env_strs.push_back(k + "=" + v);
   std::vector<char*> envp;
   for (auto& s : env_strs) envp.push_back(s.data());
   envp.push_back(nullptr);
-  std::string python = options.python.empty() ? "python3" : options.python;
-  std::vector<std::string> argv_strs = {python, runner_path, plan_path};
   std::vector<char*> argv;
   for (auto& s : argv_strs) argv.push_back(s.data());
   argv.push_back(nullptr);
-  // Resolve python on PATH now (no allocation after fork).
-  std::string exe = python;
-  if (python.find('/') == std::string::npos) {
+  // Resolve the program on PATH now (no allocation after fork).
+  const std::string& program = argv_strs[0];
+  std::string exe = program;
+  if (program.find('/') == std::string::npos) {
     std::string path = env.count("PATH") ? env["PATH"] : "/usr/local/bin:/usr/bin:/bin";
     exe.clear();
     for (const auto& dir : split(path, ':')) {
-      std::string cand = (dir.empty() ? "." : dir) + "/" + python;
+      std::string cand = (dir.empty() ? "." : dir) + "/" + program;
       if (::access(cand.c_str(), X_OK) == 0) {
         exe = cand;
         break;
       }
     }
-    if (exe.empty()) return Error("cannot run notebook " + name + ": '" + python + "' not found on PATH");
+    if (exe.empty())
+      return Error("cannot run notebook " + name + ": '" + program + "' not found on PATH");
   }
 
-  int evp[2], diagp[2];
-  if (::pipe2(evp, O_CLOEXEC) != 0) return errno_error("pipe", errno);
+  int evp[2] = {-1, -1}, diagp[2];
+  if (boxed) {
+    // Our read end, and a write end we hold until the runner has opened its own: until then
+    // a FIFO without writers reads as end of file.
+    evp[0] = ::open(events_path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (evp[0] >= 0) evp[1] = ::open(events_path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (evp[1] < 0) {
+      if (evp[0] >= 0) ::close(evp[0]);
+      return errno_error("cannot open the event FIFO " + events_path, errno);
+    }
+  } else if (::pipe2(evp, O_CLOEXEC) != 0) {
+    return errno_error("pipe", errno);
+  }
   UniqueFd ev_read(evp[0]), ev_write(evp[1]);
   if (::pipe2(diagp, O_CLOEXEC) != 0) return errno_error("pipe", errno);
   UniqueFd diag_read(diagp[0]), diag_write(diagp[1]);
@@ -363,13 +434,15 @@ Result<NbRunResult> run_notebook(const NbRunOptions& options) {
   if (child.pid < 0) return errno_error("fork", errno);
   if (child.pid == 0) {
     ::setpgid(0, 0);
-    int ev = ::fcntl(ev_write.get(), F_DUPFD, 10);
+    int ev = boxed ? -1 : ::fcntl(ev_write.get(), F_DUPFD, 10);
     ::dup2(devnull.get(), 0);
     ::dup2(diag_write.get(), 1);
     ::dup2(diag_write.get(), 2);
-    ::dup2(ev, 3);
-    ::close(ev);
-    if (::chdir(cwd.c_str()) != 0) {
+    if (ev >= 0) {
+      ::dup2(ev, 3);
+      ::close(ev);
+    }
+    if (!boxed && ::chdir(cwd.c_str()) != 0) {
       const char msg[] = "wfrun: cannot enter the working folder\n";
       (void)!::write(2, msg, sizeof msg - 1);
       ::_exit(126);
@@ -381,7 +454,7 @@ Result<NbRunResult> run_notebook(const NbRunOptions& options) {
     ::_exit(127);
   }
   ::setpgid(child.pid, child.pid);
-  ev_write.reset();
+  if (!boxed) ev_write.reset();
   diag_write.reset();
   ::fcntl(ev_read.get(), F_SETFL, O_NONBLOCK);
   ::fcntl(diag_read.get(), F_SETFL, O_NONBLOCK);
@@ -414,12 +487,19 @@ Result<NbRunResult> run_notebook(const NbRunOptions& options) {
   int cell_n = 0;
   std::string kill_reason;
 
+  // The notebook index an event names: one of the cells the plan runs.
+  auto event_cell = [&](const json& ev) {
+    int idx = ev.at("cell").get<int>();
+    if (!cell_no.count(idx)) throw std::runtime_error("no planned cell " + std::to_string(idx));
+    return idx;
+  };
   auto handle = [&](const json& ev) {
     std::string e = ev.value("e", "");
     if (e == "ready") {
       ready = true;
+      ev_write.reset();  // the runner holds its end now: its exit is our end of file
     } else if (e == "start") {
-      int idx = ev["cell"].get<int>();
+      int idx = event_cell(ev);
       cell_n = ev.value("n", 0);
       nbout.start(idx, ev.value("execution_count", 0), ev.value("time", iso_now()));
       in_cell = true;
@@ -436,19 +516,19 @@ Result<NbRunResult> run_notebook(const NbRunOptions& options) {
         buf.erase(0, nl + 1);
       }
     } else if (e == "output") {
-      nbout.output(ev["output"], ev.contains("display_id") && ev["display_id"].is_string()
-                                     ? ev["display_id"].get<std::string>()
+      nbout.output(ev.at("output"), ev.contains("display_id") && ev.at("display_id").is_string()
+                                     ? ev.at("display_id").get<std::string>()
                                      : "");
     } else if (e == "update") {
-      if (ev["display_id"].is_string())
-        nbout.update(ev["display_id"].get<std::string>(), ev["data"],
+      if (ev.at("display_id").is_string())
+        nbout.update(ev.at("display_id").get<std::string>(), ev.at("data"),
                      ev.value("metadata", json::object()));
     } else if (e == "clear") {
       nbout.clear(ev.value("wait", false));
     } else if (e == "end") {
       flush_partial();
       std::string status = ev.value("status", "ok");
-      int idx = ev["cell"].get<int>();
+      int idx = event_cell(ev);
       nbout.end(status, ev.value("time", iso_now()));
       in_cell = false;
       ++result.cells_run;
@@ -457,7 +537,7 @@ Result<NbRunResult> run_notebook(const NbRunOptions& options) {
         bool allowed = options.allow_errors ||
                        std::find(tags.begin(), tags.end(), "raises-exception") != tags.end();
         std::string msg = name + ": cell " + std::to_string(cell_no[idx]);
-        if (ev.contains("line")) msg += ", line " + std::to_string(ev["line"].get<int>());
+        if (ev.contains("line")) msg += ", line " + std::to_string(ev.at("line").get<int>());
         std::string evalue = ev.value("evalue", "");
         msg += ": " + ev.value("ename", "Error") + (evalue.empty() ? "" : ": " + evalue);
         if (!allowed && failed_cell < 0) {
@@ -466,7 +546,6 @@ Result<NbRunResult> run_notebook(const NbRunOptions& options) {
           error_line = msg;
         }
       }
-      (void)nbout.write();
     } else if (e == "done") {
       done = true;
     }
@@ -477,7 +556,8 @@ Result<NbRunResult> run_notebook(const NbRunOptions& options) {
     struct pollfd pfds[3] = {{ev_read.get(), POLLIN, 0}, {diag_read.get(), POLLIN, 0},
                              {options.cancel_fd, POLLIN, 0}};
     int nfds = options.cancel_fd >= 0 ? 3 : 2;
-    int rc = ::poll(pfds, static_cast<nfds_t>(nfds), 100);
+    int timeout = static_cast<int>(std::min<long long>(100, nbout.due_in().count()));
+    int rc = ::poll(pfds, static_cast<nfds_t>(nfds), timeout);
     if (rc < 0 && errno != EINTR) return errno_error("poll", errno);
     char buf[65536];
     // Diagnostics (interpreter errors, faulthandler): keep the tail.
@@ -501,14 +581,22 @@ Result<NbRunResult> run_notebook(const NbRunOptions& options) {
     }
     size_t pos = 0, nl;
     while ((nl = ev_buf.find('\n', pos)) != std::string::npos) {
+      // Events carry what the notebook displays, so they are read with the notebook's bounds.
+      auto ev = parse_json(std::string_view(ev_buf).substr(pos, nl - pos), "runner event",
+                           kMaxJsonDepth + 4);
       try {
-        handle(json::parse(std::string_view(ev_buf).substr(pos, nl - pos)));
-      } catch (const json::exception& ex) {
+        if (!ev) throw std::runtime_error(ev.error().str());
+        handle(*ev);
+      } catch (const std::exception& ex) {
         diag_buf += std::string("\nwfrun: bad runner event: ") + ex.what();
       }
       pos = nl + 1;
     }
     ev_buf.erase(0, pos);
+    nbout.write_if_due();
+    // Before the runner opened the FIFO, only the runtime's exit tells us it never will
+    // (no such image, no python3 in it, ...).
+    if (boxed && !ready && ev_open && child.try_reap()) break;
     if (options.cancel_fd >= 0 && (pfds[2].revents & (POLLIN | POLLHUP))) {
       kill_reason = "cancelled";
       break;
@@ -522,6 +610,7 @@ Result<NbRunResult> run_notebook(const NbRunOptions& options) {
   }
 
   if (!kill_reason.empty()) {
+    if (boxed && options.container->kill) options.container->kill();
     child.kill_group(SIGTERM);
     child.wait_for(std::chrono::milliseconds(1000));
   } else {
@@ -541,8 +630,9 @@ Result<NbRunResult> run_notebook(const NbRunOptions& options) {
     std::string where = idx >= 0 ? name + ": cell " + std::to_string(cell_no[idx]) : name;
     if (!ready && kill_reason.empty()) {
       std::string tail(trim(diag_buf));
-      return Error("cannot run notebook " + name + " with " + python + ": " + child.describe() +
-                   (tail.empty() ? "" : "\n" + tail));
+      std::string in = boxed ? " in image " + options.container->image : "";
+      return Error("cannot run notebook " + name + in + " with " + python + ": " +
+                   child.describe() + (tail.empty() ? "" : "\n" + tail));
     }
     if (!kill_reason.empty())
       error_line = where + ": " + kill_reason;

@@ -76,6 +76,25 @@ Result<nlohmann::json> read_parameters_yaml(const std::string& path);
 /// `-p NAME VALUE`: VALUE read as a YAML scalar/flow value (papermill's -y semantics).
 nlohmann::json parse_parameter_value(const std::string& text);
 
+/// Where the runner runs when not on the host: a container (notebook@v1 with `image:`). wfrun
+/// stays outside and reads the runner's events from a FIFO in a folder mounted into it.
+struct NbContainer {
+  using Mounts = std::vector<std::pair<std::string, std::string>>;  // host folder -> inside
+  /// The runtime's command line that runs `args` in the container, with `mounts` and `env`
+  /// added and `workdir` ("" = the container's default) as its working folder.
+  std::function<std::vector<std::string>(const Mounts& mounts,
+                                         const std::map<std::string, std::string>& env,
+                                         const std::string& workdir,
+                                         const std::vector<std::string>& args)>
+      argv;
+  /// Stops the container at once (its PID 1 ignores SIGTERM); called on cancel and timeout.
+  std::function<void()> kill;
+  std::string image;  // for messages
+};
+
+/// Where the runner finds its scratch folder (runner, plan, event FIFO) inside a container.
+inline constexpr const char* kContainerScratch = "/wfrun-nb";
+
 /// How to run a notebook.
 struct NbRunOptions {
   std::string notebook;               // input path
@@ -91,6 +110,9 @@ struct NbRunOptions {
   /// Live log lines: "cell 3/12" as each cell starts, then the cell's output line by line.
   std::function<void(std::string_view line)> on_log;
   int cancel_fd = -1;  // readable => kill the run
+  /// Run the runner in this container; `python` and `cwd` are then paths inside it, and
+  /// `env` is the container runtime's environment.
+  std::optional<NbContainer> container;
 };
 
 /// What a run gave.

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "base/self_exe.h"
+#include "engine/paths.h"
 
 namespace wfrun::notebook {
 namespace {
@@ -45,39 +47,46 @@ Status NotebookAction::check(const workflows::Job& job) const {
   return {};
 }
 
-// The running binary, so a job's `wfrun nbrun` is the same version as the engine.
-std::string self_exe() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? "wfrun" : p.string();
+std::string NotebookAction::image(const workflows::Job& job) const {
+  auto it = job.with.find("image");
+  return it != job.with.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 Result<engine::ActionCommand> NotebookAction::command(const engine::ActionContext& ctx) const {
   std::string notebook = ctx.arg("notebook");
   if (notebook.empty()) return Error(field(ctx.job, "notebook"), "notebook@v1 needs `notebook:`");
   std::string output = ctx.arg("output");
+  std::string cwd = ctx.arg("cwd");
+  engine::ActionCommand cmd;
+  cmd.image = ctx.arg("image");
+  cmd.network = ctx.arg("network");
+  if (!cmd.image.empty()) {
+    // `wfrun nbrun` runs on the host and the runner in the image: the notebook and the
+    // executed notebook are read and written outside (host paths), the working folder is
+    // inside. A notebook outside /inputs and /outputs has its folder mounted by nbrun.
+    cmd.starts_container = true;
+    const bool inside =
+        notebook.rfind("/inputs/", 0) == 0 || notebook.rfind("/outputs/", 0) == 0;
+    if (cwd.empty() && inside) cwd = std::filesystem::path(notebook).parent_path().string();
+    notebook = engine::rewrite_paths(notebook, ctx.dirs.inputs, ctx.dirs.outputs);
+    output = engine::rewrite_paths(output, ctx.dirs.inputs, ctx.dirs.outputs);
+  }
   if (output.empty()) {
     // Gradient's /outputs/<job>/<name>.ipynb, as the host folder behind /outputs.
     std::string stem = std::filesystem::path(notebook).stem().string();
     output = ctx.dirs.outputs + "/" + ctx.job.name + "/" + stem + ".ipynb";
   }
-  engine::ActionCommand cmd;
   cmd.argv = {self_exe(), "nbrun", notebook, "-o", output};
   if (ctx.with.contains("parameters") && ctx.with["parameters"].is_object() &&
       !ctx.with["parameters"].empty()) {
-    // YAML is a superset of JSON: the parameters keep their types through the file.
-    std::error_code ec;
-    std::filesystem::create_directories(ctx.dirs.dir, ec);
-    std::string path = ctx.dirs.dir + "/parameters.json";
-    FILE* f = std::fopen(path.c_str(), "w");
-    if (!f) return Error("cannot write " + path);
-    std::string text = ctx.with["parameters"].dump(2);
-    std::fwrite(text.data(), 1, text.size(), f);
-    std::fclose(f);
-    cmd.argv.insert(cmd.argv.end(), {"-f", path});
+    // YAML is a superset of JSON: the parameters keep their types. They go by environment,
+    // not by a file in the job's folder, since they may hold secrets.
+    cmd.env["WFRUN_NB_PARAMETERS"] =
+        ctx.with["parameters"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    cmd.argv.insert(cmd.argv.end(), {"--parameters-env", "WFRUN_NB_PARAMETERS"});
   }
   if (!ctx.arg("python").empty()) cmd.argv.insert(cmd.argv.end(), {"--python", ctx.arg("python")});
-  if (!ctx.arg("cwd").empty()) cmd.argv.insert(cmd.argv.end(), {"--cwd", ctx.arg("cwd")});
+  if (!cwd.empty()) cmd.argv.insert(cmd.argv.end(), {"--cwd", cwd});
   if (ctx.with.contains("cell-timeout")) {
     if (auto s = parse_seconds(ctx.with["cell-timeout"])) {
       cmd.argv.insert(cmd.argv.end(), {"--cell-timeout", std::to_string(*s)});

@@ -6,12 +6,15 @@
 namespace wfrun::notebook {
 
 /// `uses: notebook@v1` with `notebook` (required), `parameters`, `python`, `cwd`, `output`,
-/// `cell-timeout`, `allow-errors`. The job's process is `wfrun nbrun ...` (this very binary):
-/// it runs in the job's own process group like any other job, so timeouts, cancellation, live
-/// logs and the /inputs and /outputs paths work exactly as for script@v1, and the engine's
-/// single event loop is never blocked by a notebook.
+/// `cell-timeout`, `allow-errors`, `image`, `network`. The job's process is `wfrun nbrun ...`
+/// (this very binary): it runs in the job's own process group like any other job, so timeouts,
+/// cancellation, live logs and the /inputs and /outputs paths work exactly as for script@v1,
+/// and the engine's single event loop is never blocked by a notebook.
 class NotebookAction : public engine::Action {
  public:
+  /// `image:` runs the notebook's Python in that image; `wfrun nbrun` stays on the host (it
+  /// starts the container itself: ActionCommand::starts_container).
+  std::string image(const workflows::Job& job) const override;
   Status check(const workflows::Job& job) const override;
   Result<engine::ActionCommand> command(const engine::ActionContext& ctx) const override;
 };

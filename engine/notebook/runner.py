@@ -1064,7 +1064,8 @@ class _Runner:
                 trace = ["-" * 75, "%s%sTraceback (most recent call last)" %
                          (ename, " " * max(1, 42 - len(ename)))]
                 trace += traceback.format_list(frames)
-                trace += traceback.format_exception_only(etype, value)
+                # IPython's last line names the exception's class alone (not subprocess.X).
+                trace.append("%s: %s" % (ename, evalue))
             for f in frames:
                 if f.filename == self.cell_filename:
                     lines.append(f.lineno)
@@ -1114,7 +1115,13 @@ class _Runner:
             _sys.last_traceback = user_tb if user_tb is not None else tb
             out, line = self.error_output(etype, value, tb)
             self.flush_streams()
-            self.emit({"e": "output", "output": out})
+            if issubclass(etype, _WfUsageError):
+                # IPython shows a magic's usage error as a line on stderr, not a traceback (the
+                # cell still fails).
+                self.stderr.write("UsageError: %s\n" % value)
+                self.flush_stream(self.stderr)
+            else:
+                self.emit({"e": "output", "output": out})
             status, err = "error", out
             if etype is SystemExit or issubclass(etype, SystemExit):
                 _sys.stderr.write(
@@ -1280,9 +1287,20 @@ class _PatchLoader:
 
 def _main():
     global _R
+    if _sys.version_info < (3, 8):
+        _os.write(2, ("wfrun: the notebook runner needs Python 3.8 or newer; %s is Python %s\n"
+                      % (_sys.executable or "python", _sys.version.split()[0])).encode())
+        _os._exit(3)
     with open(_sys.argv[1], encoding="utf-8") as f:
         plan = _json.load(f)
-    events_fd = int(_os.environ.pop("WFRUN_NB_EVENTS_FD"))
+    # The event channel: an inherited fd on the host; in a container, a FIFO in the mounted
+    # scratch folder (docker has no way to pass an fd in). Opened write-only, it blocks until
+    # wfrun's read end is open, which it is before the runner starts.
+    events_path = _os.environ.pop("WFRUN_NB_EVENTS_PATH", None)
+    if events_path:
+        events_fd = _os.open(events_path, _os.O_WRONLY)
+    else:
+        events_fd = int(_os.environ.pop("WFRUN_NB_EVENTS_FD"))
     _os.set_inheritable(events_fd, False)
     _R = _Runner(events_fd, plan)
     for k, v in (("TERM", "xterm-color"), ("CLICOLOR", "1"), ("PAGER", "cat"), ("GIT_PAGER", "cat")):

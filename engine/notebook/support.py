@@ -522,42 +522,74 @@ class _WfShell:
     def _cell_file(self, line, cell, glob, local):
         return self._cell_writefile(line, cell, glob, local)
 
-    def _script(self, argv, cell):
+    # %%script and its shortcuts (%%bash, %%sh, ...), as IPython 8's ScriptMagics.shebang: the
+    # program's output streams line by line as it comes, and a non-zero exit raises
+    # CalledProcessError (so Jupyter fails the notebook) unless --no-raise-error is given.
+    def _script(self, line, cell, glob):
+        import errno
+        import shlex
         import subprocess
+        lex = shlex.shlex(line, posix=True)
+        lex.whitespace_split = True
+        lex.commenters = ""
+        args, cmd = _wf_script_parser().parse_known_args(list(lex))
+        ns = self.user_ns if self.user_ns is not None else glob
+        if not cmd:
+            raise TypeError("create_subprocess_exec() missing 1 required positional argument: "
+                            "'program'")
         try:
-            p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE)
-        except OSError:
-            print("Couldn't find program: %r" % argv[0])
+        except OSError as e:
+            if e.errno == errno.ENOENT:
+                print("Couldn't find program: %r" % cmd[0])
+                return None
+            raise
+        if not cell.endswith("\n"):
+            cell += "\n"
+        cell = cell.encode("utf8", "replace")
+        if args.bg:
+            _wf_script_background(p, cell, args, ns)
             return None
-        out, err = p.communicate(cell.encode("utf-8"))
-        _sys.stdout.write(out.decode("utf-8", "replace"))
-        _sys.stdout.flush()
-        _sys.stderr.write(err.decode("utf-8", "replace"))
-        _sys.stderr.flush()
+        try:
+            _wf_script_communicate(p, cell, ((p.stdout, args.out, _sys.stdout),
+                                             (p.stderr, args.err, _sys.stderr)), ns)
+        except KeyboardInterrupt:
+            _wf_script_interrupt(p)
+            return None
+        if args.raise_error and p.returncode != 0:
+            raise subprocess.CalledProcessError(p.returncode or -9, cell)
         return None
 
+    def _named_script(self, program, line, cell, glob):
+        return self._script("%s %s" % (program, line) if line else program, cell, glob)
+
     def _cell_script(self, line, cell, glob, local):
-        import shlex
-        return self._script(shlex.split(line), cell)
+        return self._script(line, cell, glob)
 
     def _cell_bash(self, line, cell, glob, local):
-        return self._script(["bash"], cell)
+        return self._named_script("bash", line, cell, glob)
 
     def _cell_sh(self, line, cell, glob, local):
-        return self._script(["sh"], cell)
+        return self._named_script("sh", line, cell, glob)
 
     def _cell_perl(self, line, cell, glob, local):
-        return self._script(["perl"], cell)
+        return self._named_script("perl", line, cell, glob)
 
     def _cell_ruby(self, line, cell, glob, local):
-        return self._script(["ruby"], cell)
-
-    def _cell_python3(self, line, cell, glob, local):
-        return self._script(["python3"], cell)
+        return self._named_script("ruby", line, cell, glob)
 
     def _cell_python(self, line, cell, glob, local):
-        return self._script(["python"], cell)
+        return self._named_script("python", line, cell, glob)
+
+    def _cell_python2(self, line, cell, glob, local):
+        return self._named_script("python2", line, cell, glob)
+
+    def _cell_python3(self, line, cell, glob, local):
+        return self._named_script("python3", line, cell, glob)
+
+    def _cell_pypy(self, line, cell, glob, local):
+        return self._named_script("pypy", line, cell, glob)
 
     def _rich(self, mime, cls, cell):
         obj = _WfRich({mime: cell}, "<IPython.core.display.%s object>" % cls)
@@ -590,6 +622,129 @@ class _WfShell:
             self.run_cell(cell, glob, local, capture=True)
         if name:
             glob[name] = cap
+
+
+def _wf_script_parser():
+    """The options IPython's %%script takes; the rest of the line is the program to run."""
+    p = _WfArgParser("script")
+    p.add_argument("--out", type=str)
+    p.add_argument("--err", type=str)
+    p.add_argument("--bg", action="store_true")
+    p.add_argument("--proc", type=str)
+    p.add_argument("--no-raise-error", action="store_false", dest="raise_error")
+    return p
+
+
+def _wf_script_communicate(p, data, streams, ns):
+    """Feeds `data` to p's stdin and passes its output on a line at a time, as it comes: to the
+    stream, or (--out/--err) into a variable, which keeps the last line as in IPython 8."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    todo = memoryview(data)
+    if todo:
+        _os.set_blocking(p.stdin.fileno(), False)
+        sel.register(p.stdin, selectors.EVENT_WRITE)
+    else:
+        p.stdin.close()
+    pending = {}  # per stream: the pieces of a line still without its newline
+    for f, name, out in streams:
+        sel.register(f, selectors.EVENT_READ, (name, out))
+        pending[f] = []
+
+    def emit(chunk, name, out):
+        text = chunk.decode("utf8", "replace")
+        if name:
+            ns[name] = text
+        else:
+            out.write(text)
+            out.flush()
+
+    try:
+        while sel.get_map():
+            for key, _ in sel.select():
+                f = key.fileobj
+                if f is p.stdin:
+                    try:
+                        todo = todo[_os.write(f.fileno(), todo[:65536]):]
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:
+                        todo = todo[:0]
+                    if not todo:
+                        sel.unregister(f)
+                        f.close()
+                    continue
+                chunk = _os.read(f.fileno(), 65536)
+                if not chunk:
+                    rest = b"".join(pending[f])
+                    if rest:
+                        emit(rest, *key.data)
+                    sel.unregister(f)
+                    f.close()
+                    continue
+                lines = chunk.split(b"\n")
+                if len(lines) == 1:
+                    pending[f].append(chunk)
+                    continue
+                lines[0] = b"".join(pending[f]) + lines[0]
+                pending[f] = [lines.pop()]
+                for line in lines:
+                    emit(line + b"\n", *key.data)
+    finally:
+        sel.close()
+    p.wait()
+
+
+def _wf_script_background(p, data, args, ns):
+    """%%script --bg: the program runs on while the notebook goes on (IPython's --out/--err then
+    give its output pipes, --proc the process)."""
+    import threading
+
+    def feed():
+        try:
+            p.stdin.write(data)
+            p.stdin.close()
+        except OSError:
+            pass
+        for f, name in ((p.stdout, args.out), (p.stderr, args.err)):
+            if not name:
+                f.read()
+        p.wait()
+    if args.out:
+        ns[args.out] = p.stdout
+    if args.err:
+        ns[args.err] = p.stderr
+    threading.Thread(target=feed, daemon=True).start()
+    if args.proc:
+        ns[args.proc] = p
+
+
+def _wf_script_interrupt(p):
+    """Ctrl-C during %%script: stop the program as IPython does, and go on."""
+    import signal
+    import subprocess
+
+    def stopped():
+        try:
+            p.wait(0.1)
+        except subprocess.TimeoutExpired:
+            pass
+        return p.returncode is not None
+    try:
+        p.send_signal(signal.SIGINT)
+        if stopped():
+            print("Process is interrupted.")
+            return
+        p.terminate()
+        if stopped():
+            print("Process is terminated.")
+            return
+        p.kill()
+        print("Process is killed.")
+    except OSError:
+        pass
+    except Exception as e:
+        print("Error while terminating subprocess (pid=%i): %s" % (p.pid, e))
 
 
 class _WfRich:

@@ -1,6 +1,8 @@
 // Jobs in containers, with podman and a busybox+bash image built locally (no registry here).
 // Without podman these tests skip, unless WFRUN_REQUIRE_PODMAN=1 (CI) makes that a failure.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -176,6 +178,55 @@ jobs:
                                  nullptr});
   }
   EXPECT_EQ(ps->output.find(name), std::string::npos) << ps->output;
+}
+
+// `kill -9` of wfrun while a container job runs: the podman client dies with wfrun, and the
+// run's guard has the runtime kill the container (conmon would otherwise keep it running).
+TEST_F(Containers, ContainerDiesWithAKilledWfrun) {
+  RunOptions o = opts();
+  const std::string ready = tmp_ / "ready";
+  pid_t wfrun = ::fork();
+  ASSERT_GE(wfrun, 0);
+  if (wfrun == 0) {
+    (void)run_yaml(R"YAML(
+jobs:
+  boxed:
+    uses: container@v1
+    with:
+      image: localhost/wfrun-test-bb:1
+      command: [sh, -c]
+      args: ["echo started; sleep 600"]
+)YAML",
+                   o);
+    ::_exit(0);
+  }
+  // The container's name carries the pid of the wfrun that started it.
+  const std::string name = "wfrun-1-boxed-1-" + std::to_string(wfrun);
+  auto names = [] {
+    auto ps = run_command(ProcessSpec{{"podman", "ps", "-a", "--format", "{{.Names}}"},
+                                      {"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+                                       std::string("CONTAINERS_CONF=") +
+                                           std::getenv("CONTAINERS_CONF")},
+                                      "",
+                                      nullptr});
+    return ps ? ps->output : std::string();
+  };
+  bool up = false;
+  for (int i = 0; i < 300 && !up; ++i) {
+    up = names().find(name) != std::string::npos &&
+         read_text(tmp_ / "state/runs/1/jobs/boxed/log").find("started") != std::string::npos;
+    if (!up) ::usleep(100000);
+  }
+  ASSERT_TRUE(up) << names();
+  ::kill(wfrun, SIGKILL);
+  int st = 0;
+  ::waitpid(wfrun, &st, 0);
+  bool gone = false;
+  for (int i = 0; i < 300 && !gone; ++i) {
+    gone = names().find(name) == std::string::npos;
+    if (!gone) ::usleep(100000);
+  }
+  EXPECT_TRUE(gone) << "the container outlived wfrun: " << names();
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "base/strings.h"
 #include "engine/actions.h"
 #include "engine/context.h"
+#include "engine/fs.h"
 #include "engine/store.h"
 #include "tests/engine/helpers.h"
 #include "workflows/parser.h"
@@ -367,6 +368,132 @@ jobs:
   EXPECT_LT(took, 3.0);
   auto j = nlohmann::json::parse(read_text(run.dir + "/run.json"));
   EXPECT_EQ(j["phase"], "cancelled");
+}
+
+/// Creates RUN/cancel (as the dashboard's Cancel button does) once a job printed "ready".
+class CancelFile : public Recorder {
+ public:
+  void run_started(const RunResult& run) override { dir_ = run.dir; }
+  void job_output(const std::string& job, std::string_view line) override {
+    Recorder::job_output(job, line);
+    if (line == "ready") {
+      ASSERT_TRUE(write_file(dir_ + "/" + kCancelFile, ""));
+    }
+  }
+
+ private:
+  std::string dir_;
+};
+
+TEST(Run, CancelFileFromAnotherProcessCancelsTheRun) {
+  TempDir dir;
+  CancelFile rec;
+  double t0 = testing::now_seconds();
+  RunResult run = run_yaml(R"YAML(
+jobs:
+  long:
+    uses: script@v1
+    with:
+      script: |
+        echo ready
+        while true; do sleep 0.05; done
+  after: {needs: long, uses: script@v1, with: {script: "true"}}
+)YAML",
+                           options(dir), &rec);
+  EXPECT_EQ(run.state, RunState::kCancelled);
+  EXPECT_EQ(job(run, "long").state, JobState::kCancelled);
+  EXPECT_EQ(job(run, "after").state, JobState::kCancelled);
+  EXPECT_LT(testing::now_seconds() - t0, 4.0);
+}
+
+TEST(Run, InvocationRecordsTheWorkflowFileAndInputs) {
+  TempDir dir;
+  RunOptions opts = options(dir);
+  opts.inputs = {{"rows", "10"}};
+  RunResult run = run_yaml(R"YAML(
+inputs:
+  rows: {type: string}
+jobs:
+  a: {uses: script@v1, with: {script: "true"}}
+)YAML",
+                           opts);
+  auto j = nlohmann::json::parse(read_text(run.dir + "/invocation.json"));
+  EXPECT_EQ(j["inputs"]["rows"], "10");
+  EXPECT_EQ(j["workflow_file"].get<std::string>().front(), '/');
+}
+
+// A cancel ends every job that has not started the same way, whether it was ready (held back
+// by -j) or still waiting for its needs; before, the dependents of the ready ones came out
+// "skipped".
+TEST(Run, CancelRecordsEveryJobThatNeverStartedTheSameWay) {
+  TempDir dir;
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  RunOptions opts = options(dir);
+  opts.cancel_fd = p[0];
+  opts.max_parallel = 1;
+  Canceller rec(p[1], 1);
+  RunResult run = run_yaml(R"YAML(
+jobs:
+  first:
+    uses: script@v1
+    with: {script: "echo ready; sleep 30"}
+  second: {uses: script@v1, with: {script: "true"}}
+  third: {needs: second, uses: script@v1, with: {script: "true"}}
+  fourth: {needs: [first, third], uses: script@v1, with: {script: "true"}}
+  fifth: {needs: fourth, if: always(), uses: script@v1, with: {script: "true"}}
+)YAML",
+                           opts, &rec);
+  ::close(p[0]);
+  ::close(p[1]);
+  EXPECT_EQ(run.state, RunState::kCancelled);
+  EXPECT_EQ(job(run, "first").state, JobState::kCancelled);
+  EXPECT_EQ(job(run, "first").message, "cancelled");
+  for (const char* name : {"second", "third", "fourth", "fifth"}) {
+    EXPECT_EQ(job(run, name).state, JobState::kCancelled) << name;
+    EXPECT_EQ(job(run, name).message, "cancelled before it started") << name;
+    EXPECT_EQ(job(run, name).attempts, 0) << name;
+  }
+}
+
+// The second cancel (a second Ctrl-C) kills at once, without the grace period.
+TEST(Run, SecondCancelKillsAtOnce) {
+  TempDir dir;
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  RunOptions opts = options(dir);
+  opts.cancel_fd = p[0];
+  opts.kill_grace_seconds = 60;
+  // One cancel when the job is ready, the second once it has shrugged off the SIGTERM.
+  class TwiceCanceller : public Recorder {
+   public:
+    explicit TwiceCanceller(int fd) : fd_(fd) {}
+    void job_output(const std::string& job, std::string_view line) override {
+      if (line == "ready" || line == "ignoring TERM") (void)!::write(fd_, "x", 1);
+    }
+
+   private:
+    int fd_;
+  } rec(p[1]);
+  double t0 = testing::now_seconds();
+  RunResult run = run_yaml(R"YAML(
+jobs:
+  stubborn:
+    uses: script@v1
+    with:
+      script: |
+        trap 'echo ignoring TERM' TERM
+        echo ready
+        # Its sleep dies of the TERM too: `set -e` must not end the script there.
+        while true; do sleep 0.05 || true; done
+)YAML",
+                           opts, &rec);
+  double took = testing::now_seconds() - t0;
+  EXPECT_EQ(job(run, "stubborn").state, JobState::kCancelled);
+  EXPECT_EQ(job(run, "stubborn").signal, SIGKILL);
+  EXPECT_LT(took, 10.0);
+  ::close(p[0]);
+  ::close(p[1]);
 }
 
 TEST(Run, EnvironmentIsExplicit) {

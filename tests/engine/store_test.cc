@@ -2,6 +2,7 @@
 #include "engine/store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,6 +74,66 @@ TEST(Store, RunsAndJobs) {
   EXPECT_EQ((*list)[0].id, 3);  // newest first
   EXPECT_FALSE(store->get_run(99));
   EXPECT_EQ(store->get_run(99).error().message(), "no run 99");
+}
+
+TEST(Store, TriggerAndJobGpus) {
+  TempDir dir;
+  auto store = RunStore::open(dir / "state");
+  ASSERT_TRUE(store) << store.error().str();
+  auto cli = store->create_run("train", "train.yaml");
+  auto push = store->create_run("train", "train.yaml",
+                                {"push", "acme/ml", "refs/heads/main", std::string(40, 'a'), 7});
+  ASSERT_TRUE(cli && push);
+  JobResult j;
+  j.name = "fit";
+  j.gpus = {0, 3};
+  ASSERT_TRUE(store->update_job(push->id, j));
+  auto a = store->get_run(cli->id);
+  auto b = store->get_run(push->id);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->trigger.event, "cli");
+  EXPECT_EQ(a->trigger.parent, 0);
+  EXPECT_EQ(b->trigger.event, "push");
+  EXPECT_EQ(b->trigger.repo, "acme/ml");
+  EXPECT_EQ(b->trigger.ref, "refs/heads/main");
+  EXPECT_EQ(b->trigger.sha, std::string(40, 'a'));
+  EXPECT_EQ(b->trigger.parent, 7);
+  ASSERT_EQ(b->jobs.size(), 1u);
+  EXPECT_EQ(b->jobs[0].gpus, (std::vector<int>{0, 3}));
+}
+
+// A store written by a wfrun from before the trigger and gpus columns opens, keeps its runs
+// and gains the columns.
+TEST(Store, OlderStoreGainsTheNewColumns) {
+  TempDir dir;
+  ASSERT_TRUE(make_dirs(dir / "state/runs"));
+  const std::string db = dir / "state/wfrun.db";
+  const std::string sql =
+      "CREATE TABLE runs(id INTEGER PRIMARY KEY, number INTEGER NOT NULL, workflow TEXT NOT NULL, "
+      "workflow_file TEXT NOT NULL DEFAULT '', dir TEXT NOT NULL DEFAULT '', state TEXT NOT NULL, "
+      "started REAL NOT NULL DEFAULT 0, finished REAL NOT NULL DEFAULT 0, UNIQUE(workflow, number));"
+      "CREATE TABLE jobs(run_id INTEGER NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL, "
+      "exit_code INTEGER, signal INTEGER, attempts INTEGER NOT NULL DEFAULT 0, started REAL NOT NULL "
+      "DEFAULT 0, finished REAL NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '', outputs TEXT "
+      "NOT NULL DEFAULT '{}', log_path TEXT NOT NULL DEFAULT '', seq INTEGER NOT NULL DEFAULT 0, "
+      "PRIMARY KEY(run_id, name));"
+      "INSERT INTO runs(id, number, workflow, state) VALUES (1, 1, 'old', 'succeeded');"
+      "INSERT INTO jobs(run_id, name, state) VALUES (1, 'a', 'succeeded');";
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  auto store = RunStore::open(dir / "state");
+  ASSERT_TRUE(store) << store.error().str();
+  auto old = store->get_run(1);
+  ASSERT_TRUE(old) << old.error().str();
+  EXPECT_EQ(old->workflow, "old");
+  EXPECT_EQ(old->trigger.event, "cli");
+  ASSERT_EQ(old->jobs.size(), 1u);
+  EXPECT_TRUE(old->jobs[0].gpus.empty());
+  auto fresh = store->create_run("old", "old.yaml", {"manual", "acme/ml", "refs/heads/x", "", 3});
+  ASSERT_TRUE(fresh) << fresh.error().str();
+  EXPECT_EQ(store->get_run(fresh->id)->trigger.parent, 3);
 }
 
 TEST(Store, DatasetVersions) {

@@ -203,16 +203,5 @@ TEST(GpuEnv, Container) {
                                                 {"NVIDIA_VISIBLE_DEVICES", "void"}}));
 }
 
-TEST(GpuEnv, RuntimeFlags) {
-  EXPECT_EQ(
-      container_gpu_args({2, 5}, "podman"),
-      (std::vector<std::string>{"--device", "nvidia.com/gpu=2", "--device", "nvidia.com/gpu=5"}));
-  EXPECT_EQ(container_gpu_args({2, 5}, "/usr/bin/docker"),
-            (std::vector<std::string>{"--gpus", "\"device=2,5\""}));
-  EXPECT_EQ(container_gpu_args({0}, "podman --runtime runc"),
-            (std::vector<std::string>{"--device", "nvidia.com/gpu=0"}));
-  EXPECT_TRUE(container_gpu_args({}, "docker").empty());
-}
-
 }  // namespace
 }  // namespace wfrun::gpu

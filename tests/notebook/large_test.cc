@@ -74,7 +74,13 @@ TEST(LargeNotebookTest, HundredMegabytesOfOutputs) {
 #else
   EXPECT_LT(secs, 90.0);
 #endif
-  EXPECT_LT(grown_mb, static_cast<long>(4 * size / (1024 * 1024)));
+  long bound_mb = static_cast<long>(4 * size / (1024 * 1024));
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps up to 256 MB of freed memory in quarantine (and pads each block):
+  // its RSS is not the program's.
+  bound_mb += 256;
+#endif
+  EXPECT_LT(grown_mb, bound_mb);
 }
 
 }  // namespace

@@ -238,6 +238,7 @@ TEST_P(Oracle, FixturesMatchJupyter) {
   EXPECT_TRUE(problems.empty()) << fx.id << " differs from Jupyter's oracle:" << report;
 }
 
+// ci-expects: Oracle.FixturesMatchJupyter/* one per tests/notebook/fixtures/*/MANIFEST.json
 INSTANTIATE_TEST_SUITE_P(, Oracle, ::testing::ValuesIn(testing::find_fixtures()),
                          testing::fixture_name);
 

@@ -158,5 +158,101 @@ TEST_F(RunTest, KernelSessionSend) {
   EXPECT_EQ(cells[1]["outputs"][0]["data"]["text/plain"][0], "3");
 }
 
+
+// IPython 8 raises CalledProcessError when a %%bash / %%sh / %%script cell exits non-zero, and
+// Jupyter fails the notebook there. Texts as Jupyter 8.5 (Debian 12) shows them.
+TEST_F(RunTest, FailingScriptCellFailsTheNotebook) {
+  auto r = run(write_nb({"%%bash\necho out\necho err >&2\nexit 3", "print('never')"}));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error,
+            "train.ipynb: cell 1, line 1: CalledProcessError: Command 'b'echo out\\necho err >&2"
+            "\\nexit 3\\n'' returned non-zero exit status 3.");
+  const auto& cells = r.executed["cells"];  // papermill's banner and anchor come first
+  ASSERT_EQ(cells.size(), 4u);
+  const auto& outs = cells[2]["outputs"];
+  ASSERT_EQ(outs.size(), 3u) << outs.dump();
+  EXPECT_EQ(outs[0]["text"][0], "out\n");
+  EXPECT_EQ(outs[1]["name"], "stderr");
+  EXPECT_EQ(outs[1]["text"][0], "err\n");
+  EXPECT_EQ(outs[2]["ename"], "CalledProcessError");
+  EXPECT_EQ(outs[2]["evalue"],
+            "Command 'b'echo out\\necho err >&2\\nexit 3\\n'' returned non-zero exit status 3.");
+  const auto& tb = outs[2]["traceback"];
+  EXPECT_EQ(tb[0], std::string(75, '-'));
+  EXPECT_EQ(tb[1], "CalledProcessError                        Traceback (most recent call last)");
+  EXPECT_EQ(tb.back(), "CalledProcessError: " + outs[2]["evalue"].get<std::string>());
+  EXPECT_TRUE(cells[3]["outputs"].empty()) << "the next cell must not run";
+
+  // A usage error fails the cell too, shown on stderr as IPython shows it.
+  r = run(write_nb({"%%bash --out\necho", "print('never')"}));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "train.ipynb: cell 1, line 1: UsageError: argument --out: expected one argument");
+}
+
+// The options IPython 8's %%script takes, with what Jupyter showed for each (IPython 8.5).
+TEST_F(RunTest, ScriptCellOptionsLikeIPython) {
+  auto r = run(write_nb({"%%bash --no-raise-error\necho hi\nexit 3",
+                         "%%script false --no-raise-error # skip this cell\nprint('x')",
+                         "%%bash --out x --err e\necho a\necho b\necho warn >&2\nexit 1",
+                         "print(repr(x), repr(e))",
+                         "%%sh\nkill -TERM $$",
+                         "%%script wfrun-no-such-program\nhello",
+                         "%%bash --out\necho",
+                         "%%bash\necho out; sleep 0.3; echo err >&2; sleep 0.3; printf out2"}),
+               /*allow_errors=*/true);
+  const auto& cells = r.executed["cells"];
+  ASSERT_EQ(cells.size(), 8u);
+  auto kinds = [&](size_t c) {
+    std::string s;
+    for (const auto& o : cells[c]["outputs"]) {
+      s += o["output_type"].get<std::string>() + ":";
+      if (o.contains("name")) s += o["name"].get<std::string>() + ":" + o["text"].dump();
+      if (o.contains("ename")) s += o["ename"].get<std::string>() + ":" + o["evalue"].dump();
+      s += " ";
+    }
+    return s;
+  };
+  EXPECT_EQ(kinds(0), "stream:stdout:[\"hi\\n\"] ");
+  EXPECT_EQ(kinds(1), "");
+  EXPECT_EQ(kinds(2),
+            "error:CalledProcessError:\"Command 'b'echo a\\\\necho b\\\\necho warn >&2\\\\nexit "
+            "1\\\\n'' returned non-zero exit status 1.\" ");
+  EXPECT_EQ(kinds(3), "stream:stdout:[\"'b\\\\n' 'warn\\\\n'\\n\"] ");  // the last line, as IPython 8
+  EXPECT_EQ(kinds(4),
+            "error:CalledProcessError:\"Command 'b'kill -TERM $$\\\\n'' died with "
+            "<Signals.SIGTERM: 15>.\" ");
+  EXPECT_EQ(kinds(5), "stream:stdout:[\"Couldn't find program: 'wfrun-no-such-program'\\n\"] ");
+  // IPython shows a usage error on stderr, not as a traceback; the cell still fails.
+  EXPECT_EQ(kinds(6), "stream:stderr:[\"UsageError: argument --out: expected one argument\\n\"] ");
+  // Line by line as the program prints, not all of stdout then all of stderr.
+  EXPECT_EQ(kinds(7),
+            "stream:stdout:[\"out\\n\"] stream:stderr:[\"err\\n\"] stream:stdout:[\"out2\"] ");
+}
+
+// Input Python itself cannot take fails its own cell with Python's error; the run goes on.
+TEST_F(RunTest, DeepAndLongInputFailsCleanly) {
+  // The issue's line (a 1 MB one runs in tests/cli/notebook_cli_test.cc).
+  std::string data = "data = [";
+  for (int i = 0; i < 6000; ++i) data += (i ? ", " : "") + std::to_string(i);
+  data += "]";
+  ASSERT_GT(data.size(), 30000u);
+  auto r = run(write_nb({"x = " + std::string(100000, '(') + std::string(100000, ')'),
+                         "1" + [] {
+                           std::string s;
+                           for (int i = 0; i < 100000; ++i) s += "+1";
+                           return s;
+                         }(),
+                         "x = []\nfor i in range(100000):\n    x = [x]\nx",
+                         data + "\nlen(data)"}),
+               /*allow_errors=*/true);
+  ASSERT_TRUE(r.ok) << r.error;
+  const auto& cells = r.executed["cells"];
+  EXPECT_EQ(cells[0]["outputs"][0]["ename"], "SyntaxError");
+  EXPECT_EQ(cells[0]["outputs"][0]["evalue"], "too many nested parentheses (3025549744.py, line 1)");
+  EXPECT_EQ(cells[1]["outputs"][0]["ename"], "RecursionError");
+  EXPECT_EQ(cells[2]["outputs"][0]["ename"], "RecursionError");
+  EXPECT_EQ(cells[3]["outputs"][0]["data"]["text/plain"][0], "6000");
+}
+
 }  // namespace
 }  // namespace wfrun::notebook

@@ -119,9 +119,45 @@ TEST(Nb2pyScriptValues, UnderscoreAndOutWork) {
   EXPECT_EQ(output, "6\n2 2 2 seven seven\nseven [1, 2]\n");
 }
 
+
+// A %%bash cell that exits non-zero stops the script, as IPython 8's CalledProcessError stops the
+// notebook in Jupyter; `--no-raise-error` lets it go on.
+TEST(Nb2pyScriptValues, FailingBashCellStopsTheScript) {
+  auto script_output = [](const std::string& magic, int& rc) {
+    json nb = {{"nbformat", 4}, {"nbformat_minor", 5}, {"metadata", json::object()},
+               {"cells", json::array()}};
+    for (const std::string& src : {magic + "\necho one\nexit 4", std::string("print('after')")})
+      nb["cells"].push_back({{"cell_type", "code"}, {"id", "x"}, {"metadata", json::object()},
+                             {"outputs", json::array()}, {"execution_count", nullptr},
+                             {"source", src}});
+    auto book = parse_notebook(nb.dump(), "bash.ipynb");
+    EXPECT_TRUE(book) << book.error().str();
+    auto script = nb_to_py(*book, ConvertOptions{});
+    EXPECT_TRUE(script) << script.error().str();
+    char tmpl[] = "/tmp/wfrun-nbbash.XXXXXX";
+    fs::path work = mkdtemp(tmpl);
+    std::ofstream(work / "bash.py") << *script;
+    std::string output;
+    rc = run_shell("cd " + shell_quote(work.string()) + " && " + testing::kPython +
+                       " -I bash.py 2>&1",
+                   output);
+    fs::remove_all(work);
+    return output;
+  };
+  int rc = 0;
+  std::string out = script_output("%%bash", rc);
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(out.substr(0, 4), "one\n");
+  EXPECT_EQ(out.substr(out.rfind('\n', out.size() - 2) + 1),
+            "subprocess.CalledProcessError: Command 'b'echo one\\nexit 4\\n'' returned non-zero "
+            "exit status 4.\n");
+  EXPECT_EQ(script_output("%%bash --no-raise-error", rc), "one\nafter\n");
+  EXPECT_EQ(rc, 0);
+}
+
+// ci-expects: Nb2pyScript.RunsWithoutIPython/* one per tests/notebook/fixtures/*/MANIFEST.json
 INSTANTIATE_TEST_SUITE_P(, Nb2pyScript, ::testing::ValuesIn(testing::find_fixtures()),
                          testing::fixture_name);
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Nb2pyScript);
 
 }  // namespace
 }  // namespace wfrun::notebook
