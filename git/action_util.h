@@ -10,13 +10,11 @@ namespace wfrun::git::detail {
 /// `jobs.JOB.with.KEY` at the job.
 Location field(const workflows::Job& job, const std::string& key);
 
-/// The running binary, so the job's `wfrun git-...` is the same version as the engine.
-std::string self_exe();
-
 /// Adds `--url CLEAN [--username U] [--ca-file F]` to `cmd.argv` and the token to `cmd.env`.
 /// Credentials in `url` are taken out of it (argv is visible to every user through `ps`); the
-/// token is `password` (a resolved secret:NAME), else the GITHUB_TOKEN secret, the job's env
-/// GITHUB_TOKEN, or wfrun's own GITHUB_TOKEN, else the URL's credentials.
+/// token is `password` (a resolved secret:NAME) or the job's env GIT_PASSWORD (Gradient's docs),
+/// else the GITHUB_TOKEN secret, the job's env GITHUB_TOKEN, or wfrun's own GITHUB_TOKEN, else
+/// the URL's credentials.
 /// Over plain http:// a password (or credentials in the URL) is an error unless the job says
 /// `insecure: true`: HTTP Basic would carry it readable to anyone on the way. A GITHUB_TOKEN
 /// found by default is then not offered at all (the job's log says so).

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "base/self_exe.h"
 #include "engine/store.h"
 #include "git/action_util.h"
 #include "git/clone_cache.h"
@@ -80,12 +81,6 @@ Location field(const workflows::Job& job, const std::string& key) {
   return loc;
 }
 
-std::string self_exe() {
-  std::error_code ec;
-  auto p = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? "wfrun" : p.string();
-}
-
 Status check_plain_http(const workflows::Job& job) {
   const auto& w = job.with;
   if (!w.contains("url") || !w["url"].is_string() || truthy(w, "insecure")) return {};
@@ -101,7 +96,10 @@ Status add_remote(const engine::ActionContext& ctx, const std::string& url,
                   engine::ActionCommand& cmd) {
   Credentials creds;
   creds.username = ctx.arg("username");
-  const std::string password = ctx.arg("password");
+  std::string password = ctx.arg("password");
+  // Gradient's docs pass it as the job's env GIT_PASSWORD (`env: {GIT_PASSWORD: secret:N}`).
+  if (auto it = ctx.env.find("GIT_PASSWORD"); password.empty() && it != ctx.env.end())
+    password = it->second;
   const std::string fallback = password.empty() ? default_token(ctx) : "";
   creds.token = password.empty() ? fallback : password;
   std::string clean = lg2::take_url_credentials(url, creds);
@@ -155,7 +153,7 @@ Result<engine::ActionCommand> GitCheckoutAction::command(const engine::ActionCon
   }
   std::string state = ctx.store ? ctx.store->state_dir() : ctx.dirs.dir;
   engine::ActionCommand cmd;
-  cmd.argv = {detail::self_exe(), "git-checkout"};
+  cmd.argv = {self_exe(), "git-checkout"};
   if (auto s = detail::add_remote(ctx, url, cmd); !s) return s.error();
   cmd.argv.insert(cmd.argv.end(), {"--dest", dest, "--cache", state + "/git-cache"});
   if (std::string ref = ctx.arg("ref"); !ref.empty())

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <filesystem>
@@ -111,25 +112,34 @@ std::string cache_path(const std::string& cache_root, const std::string& url) {
   return (fs::path(cache_root) / (name + "-" + oid_hex(id).substr(0, 16) + ".git")).string();
 }
 
-Result<Repository> cached_clone(const std::string& cache_root, const std::string& url,
-                                const std::string& dest_dir, const RemoteOptions& opts) {
+/// Creates or fetches the mirror of `url` and returns its lock, held: one writer per mirror
+/// (concurrent runs of the same repo wait for each other here). Sets the URL without
+/// credentials and the mirror's folder.
+static Result<UniqueFd> fresh_mirror(const std::string& cache_root, const std::string& url,
+                              const RemoteOptions& opts, std::string& clean, std::string& mirror) {
   init();
   RemoteOptions eff = opts;
-  std::string clean = take_url_credentials(url, eff.creds);
+  clean = take_url_credentials(url, eff.creds);
   std::error_code ec;
   fs::create_directories(cache_root, ec);
   if (ec) return Error("creating the clone cache " + cache_root + ": " + ec.message());
-  std::string mirror = cache_path(cache_root, clean);
-  // One writer per mirror: concurrent runs of the same repo wait for each other here.
-  std::string lock_path = mirror + ".lock";
+  mirror = cache_path(cache_root, clean);
+  const std::string lock_path = mirror + ".lock";
   UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock) return errno_error("opening " + lock_path, errno);
   int rc;
   do rc = ::flock(lock.get(), LOCK_EX);
   while (rc < 0 && errno == EINTR);
   if (rc < 0) return errno_error("locking " + lock_path, errno);
-
   if (auto r = update_mirror(mirror, clean, eff); !r) return r.error();
+  return lock;
+}
+
+Result<Repository> cached_clone(const std::string& cache_root, const std::string& url,
+                                const std::string& dest_dir, const RemoteOptions& opts) {
+  std::string clean, mirror;
+  auto lock = fresh_mirror(cache_root, url, opts, clean, mirror);
+  if (!lock) return lock.error();
   auto repo = Repository::clone(mirror, dest_dir, RemoteOptions{});
   if (!repo) return repo.error();
   // Later fetches (and refs fetched on demand) go to the real remote, never with a token.
@@ -138,6 +148,68 @@ Result<Repository> cached_clone(const std::string& cache_root, const std::string
       !r)
     return r.error();
   return repo;
+}
+
+Result<FilesAtRef> files_at_ref(const std::string& cache_root, const std::string& url,
+                                const std::string& ref, const std::vector<std::string>& dirs,
+                                const std::vector<std::string>& suffixes,
+                                const RemoteOptions& opts) {
+  std::string clean, mirror;
+  auto lock = fresh_mirror(cache_root, url, opts, clean, mirror);
+  if (!lock) return lock.error();
+
+  git_repository* raw = nullptr;
+  if (int e = git_repository_open_bare(&raw, mirror.c_str()); e < 0)
+    return Error("opening the cached mirror " + mirror + ": " + last_message(e));
+  RepoHandle repo(raw);
+  FilesAtRef out;
+  out.ref = ref;
+  if (out.ref.empty()) {
+    git_reference* head = nullptr;
+    if (git_reference_lookup(&head, repo.get(), "HEAD") == 0) {
+      ReferenceHandle h(head);
+      if (git_reference_type(head) == GIT_REFERENCE_SYMBOLIC) out.ref = git_reference_symbolic_target(head);
+    }
+    if (out.ref.empty()) return Error(clean + " does not say which branch is its default");
+  }
+  git_object* obj = nullptr;
+  if (auto r = check(git_revparse_single(&obj, repo.get(), (out.ref + "^{commit}").c_str()),
+                     "finding " + out.ref + " in " + clean);
+      !r)
+    return r.error();
+  ObjectHandle commit(obj);
+  out.sha = oid_hex(*git_object_id(obj));
+  git_tree* rawtree = nullptr;
+  if (auto r = check(git_commit_tree(&rawtree, reinterpret_cast<git_commit*>(obj)), "reading " + out.ref); !r)
+    return r.error();
+  TreeHandle tree(rawtree);
+  for (const auto& dir : dirs) {
+    git_tree_entry* entry = nullptr;
+    if (git_tree_entry_bypath(&entry, tree.get(), dir.c_str()) != 0) continue;  // no such folder
+    std::unique_ptr<git_tree_entry, decltype(&git_tree_entry_free)> e(entry, &git_tree_entry_free);
+    if (git_tree_entry_type(entry) != GIT_OBJECT_TREE) continue;
+    git_tree* rawsub = nullptr;
+    if (git_tree_lookup(&rawsub, repo.get(), git_tree_entry_id(entry)) != 0) continue;
+    TreeHandle sub(rawsub);
+    for (size_t i = 0; i < git_tree_entrycount(sub.get()); ++i) {
+      const git_tree_entry* f = git_tree_entry_byindex(sub.get(), i);
+      if (git_tree_entry_type(f) != GIT_OBJECT_BLOB) continue;
+      const std::string name = git_tree_entry_name(f);
+      bool wanted = false;
+      for (const auto& suf : suffixes)
+        wanted |= name.size() > suf.size() && name.compare(name.size() - suf.size(), suf.size(), suf) == 0;
+      if (!wanted) continue;
+      git_blob* blob = nullptr;
+      if (git_blob_lookup(&blob, repo.get(), git_tree_entry_id(f)) != 0) continue;
+      std::unique_ptr<git_blob, decltype(&git_blob_free)> b(blob, &git_blob_free);
+      const auto size = git_blob_rawsize(blob);
+      if (size > (1 << 20)) continue;
+      out.files.emplace_back(dir + "/" + name,
+                             std::string(static_cast<const char*>(git_blob_rawcontent(blob)), static_cast<size_t>(size)));
+    }
+  }
+  std::sort(out.files.begin(), out.files.end());
+  return out;
 }
 
 }  // namespace wfrun::git

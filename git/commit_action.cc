@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "base/self_exe.h"
 #include "base/strings.h"
 #include "git/action_util.h"
 #include "git/actions.h"
@@ -119,7 +120,7 @@ Result<engine::ActionCommand> GitCommitAction::command(const engine::ActionConte
   if (branch.empty())
     return Error(field(ctx.job, "branch"), "git-commit@v1 needs `branch:` (where to commit)");
   engine::ActionCommand cmd;
-  cmd.argv = {detail::self_exe(), "git-commit"};
+  cmd.argv = {self_exe(), "git-commit"};
   if (auto s = detail::add_remote(ctx, url, cmd); !s) return s.error();
   cmd.argv.insert(cmd.argv.end(), {"--inputs", ctx.dirs.inputs});
   for (std::string p : string_list(ctx.with["paths"])) {

@@ -304,6 +304,12 @@ TEST(GitCheckoutAction, TokenTravelsInTheEnvironmentNeverTheCommandLine) {
   cmd = f.command(action);
   ASSERT_TRUE(cmd) << cmd.error().str();
   EXPECT_EQ(cmd->env.at(kTokenEnv), "env-T0ken");
+  // Gradient's docs pass a private repository's token as the job's env GIT_PASSWORD.
+  f.secrets["GITHUB_TOKEN"] = "gh-T0ken";
+  f.env["GIT_PASSWORD"] = "gradient-T0ken";
+  cmd = f.command(action);
+  ASSERT_TRUE(cmd) << cmd.error().str();
+  EXPECT_EQ(cmd->env.at(kTokenEnv), "gradient-T0ken");
 }
 
 TEST(GitCheckoutAction, NeedsOneVolumeOutputOrAPath) {
