@@ -171,6 +171,7 @@ Result<ApiResponse> GithubClient::send(const std::string& method, const std::str
     }
     req.headers.emplace_back("User-Agent", opts_.user_agent);
     req.headers.emplace_back("X-GitHub-Api-Version", opts_.api_version);
+    for (const auto& h : ro.headers) req.headers.push_back(h);
     if (!req.body.empty() || !req.body_file.empty()) {
       req.headers.emplace_back("Content-Type",
                                ro.content_type.empty() ? "application/json" : ro.content_type);
@@ -191,7 +192,7 @@ Result<ApiResponse> GithubClient::send(const std::string& method, const std::str
       }
       continue;
     }
-    if (s == 404 && ro.allow_not_found)
+    if ((s == 404 && ro.allow_not_found) || ro.any_status)
       return ApiResponse{s, std::move(res->headers), std::move(res->body)};
     if (s < 200 || s > 299) return Error(github_error_message(m, url, *res));
     return ApiResponse{s, std::move(res->headers), std::move(res->body)};

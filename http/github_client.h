@@ -84,6 +84,9 @@ struct RetryPolicy {
   /// one fails at once, saying when the limit resets.
   std::chrono::milliseconds max_rate_limit_wait{std::chrono::minutes(5)};
   int max_rate_limit_waits = 3;  // per request
+  /// Hand a rate-limited answer (403/429 with `retry-after` or `x-ratelimit-remaining: 0`)
+  /// back instead of waiting or failing: for callers that schedule their own retry (polling).
+  bool return_rate_limited = false;
 };
 
 /// One request as the client sent it (for tests: the OpenAPI check reads these).
@@ -135,6 +138,8 @@ struct RequestOptions {
   std::string authorization;  // a specific Authorization value (a JWT)
   std::string body_file;      // stream the body from this file (see HttpRequest::body_file)
   bool allow_not_found = false;  // a 404 is an ApiResponse with status 404, not an Error
+  Headers headers;               // sent as well (`If-None-Match` for conditional requests)
+  bool any_status = false;       // every answer (304, 4xx, 5xx) is an ApiResponse, not an Error
 };
 
 /// A GitHub API response that succeeded (2xx).

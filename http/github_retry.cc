@@ -83,6 +83,7 @@ Result<HttpResponse> GithubClient::send_with_retries(HttpRequest req,
         wait = seconds(60);  // GitHub: wait at least a minute when it says nothing else
       }
       if (wait) {
+        if (p.return_rate_limited) return res;
         if (*wait <= p.max_rate_limit_wait && rate_waits < p.max_rate_limit_waits) {
           ++rate_waits;
           debug_log("github", "rate limited; waiting " + short_duration(*wait));

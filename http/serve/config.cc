@@ -61,7 +61,16 @@ class ConfigReader {
       else if (key == "shutdown-grace") s = duration(v, key, c.shutdown_grace);
       else if (key == "cancel-grace") s = duration(v, key, c.cancel_grace);
       else if (key == "read-timeout") s = duration(v, key, c.read_timeout);
+      else if (key == "max-connections") s = integer(v, key, 1, 100000, c.max_connections);
+      else if (key == "max-connections-per-address")
+        s = integer(v, key, 1, 100000, c.max_connections_per_address);
+      else if (key == "retention") s = retention(v, c);
       else if (key == "runner") s = string_list(v, key, c.runner);
+      else if (key == "executor") {
+        auto ex = workflows::read_executor_settings(v, file_);
+        if (!ex) return ex.error();
+        c.executor = std::move(*ex);
+      }
       else if (key == "repositories") s = repositories(v, c);
       else
         s = err(it->first, "unknown setting '" + key + "'" + did_you_mean(key, kTopKeys) +
@@ -86,7 +95,8 @@ class ConfigReader {
       "listen",         "tls",        "webhook",        "api",          "state-dir",
       "public-url",     "github-api", "ca-file",        "status-context", "allow-forks",
       "requeue-interrupted", "max-concurrent", "threads", "shutdown-grace", "cancel-grace",
-      "read-timeout",   "runner",     "repositories", "links"};
+      "read-timeout",   "runner",     "repositories", "links", "max-connections",
+      "max-connections-per-address", "executor", "retention"};
 
   Location loc(const YAML::Node& n) const {
     const auto m = n.Mark();
@@ -159,6 +169,14 @@ class ConfigReader {
     out = *d;
     return {};
   }
+  /// `poll:` between kMinPoll and a day; GitHub's own pollers are told 60 s.
+  Status poll_interval(const YAML::Node& v, const std::string& key, double& out) {
+    if (auto st = duration(v, key, out); !st) return st;
+    if (out < kMinPoll || out > 86400)
+      return err(v, key + ": must be from 1s to 1d (e.g. `poll: 30s`), not '" + v.Scalar() + "'");
+    return {};
+  }
+  static constexpr double kMinPoll = 1;
   Status string_list(const YAML::Node& v, const std::string& key, std::vector<std::string>& out) {
     out.clear();
     if (v.IsScalar()) {
@@ -252,6 +270,39 @@ class ConfigReader {
     return {};
   }
 
+  /// retention: {runs: {age: 90d, count: N}, deliveries: {age: 30d, count: N}}
+  Status retention(const YAML::Node& v, ServerConfig& c) {
+    const std::vector<std::string> kinds = {"runs", "deliveries"};
+    if (!v.IsMap()) return err(v, "retention: expected `runs: {age: 90d, count: 10000}` and/or `deliveries: {age: 30d}`");
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      const std::string kind = it->first.as<std::string>("");
+      const YAML::Node val = it->second;  // a copy (it-> is a temporary proxy)
+      if (kind != "runs" && kind != "deliveries")
+        return err(it->first, "retention: unknown key '" + kind + "'" + did_you_mean(kind, kinds) +
+                                  "; keys: runs, deliveries");
+      Retention& r = kind == "runs" ? c.keep_runs : c.keep_deliveries;
+      r = Retention{};
+      if (!val.IsMap()) return err(val, "retention." + kind + ": expected `age: DURATION` and/or `count: N`");
+      for (auto f = val.begin(); f != val.end(); ++f) {
+        const std::string key = f->first.as<std::string>("");
+        const YAML::Node fv = f->second;
+        Status s;
+        if (key == "age") {
+          s = duration(fv, "retention." + kind + ".age", r.age);
+        } else if (key == "count") {
+          int n = 0;
+          s = integer(fv, "retention." + kind + ".count", 1, 1000000000, n);
+          r.count = n;
+        } else {
+          s = err(f->first, "retention." + kind + ": unknown key '" + key + "'" +
+                                did_you_mean(key, {"age", "count"}) + "; keys: age, count");
+        }
+        if (!s) return s;
+      }
+    }
+    return {};
+  }
+
   Status api(const YAML::Node& v, ServerConfig& c) {
     std::string text;
     if (auto s = secret_map(v, "api", "tokens", text); !s) return s;
@@ -294,7 +345,7 @@ class ConfigReader {
   Status repositories(const YAML::Node& v, ServerConfig& c) {
     if (!v.IsSequence()) return err(v, "repositories: expected a list of `- repo: OWNER/NAME` entries");
     const std::vector<std::string> keys = {"repo", "token-file", "token-env", "app", "clone-url",
-                                           "allow-forks"};
+                                           "allow-forks", "poll"};
     int i = 0;
     for (const auto& item : v) {
       const std::string where = "repositories[" + std::to_string(i++) + "]";
@@ -322,6 +373,8 @@ class ConfigReader {
             bool b = false;
             s = boolean(val, where + ".allow-forks", b);
             r.allow_forks = b;
+          } else if (key == "poll") {
+            s = poll_interval(val, where + ".poll", r.poll);
           } else {
             s = err(it->first, where + ": unknown key '" + key + "'" + did_you_mean(key, keys) +
                                    "; keys: " + join(keys, ", "));

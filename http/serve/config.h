@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "workflows/executor_settings.h"
 
 namespace wfrun::serve {
 
@@ -27,6 +28,15 @@ struct RepoConfig {
   std::optional<AppConfig> app;
   std::string clone_url;  // "" = the payload's clone_url (or https://github.com/OWNER/NAME.git)
   std::optional<bool> allow_forks;  // unset: the server-wide setting
+  /// `poll: DURATION`: seconds between polls of GitHub for new heads (http/serve/poller.h);
+  /// 0 = webhooks only.
+  double poll = 0;
+};
+
+/// How long finished things are kept (`retention:`); 0 = no limit of that kind.
+struct Retention {
+  double age = 0;          // seconds since it finished (or was received)
+  std::int64_t count = 0;  // the newest this many are kept
 };
 
 /// The whole server.yaml, with secrets read and paths resolved.
@@ -50,12 +60,23 @@ struct ServerConfig {
   bool requeue_interrupted = true;
   double shutdown_grace = 300;  // seconds the running runs get on SIGTERM
   double cancel_grace = 30;     // seconds a cancelled child gets before SIGKILL
-  double read_timeout = 10;     // seconds per read from a client (slowloris)
+  double read_timeout = 10;     // seconds a request (head and body) may take to arrive
   int threads = 8;              // HTTP worker threads
+  int max_connections = 1000;   // open client connections
+  int max_connections_per_address = 256;
   /// The command that runs one queued run (default: this wfrun's `serve-run`). The server adds
   /// `--state-dir STATE --dir RUN_FOLDER`. Meant for wrappers (nice, systemd-run) and tests.
   std::vector<std::string> runner;
+  /// Finished runs (rows, statuses, folders) and deliveries answered without a run (from a
+  /// skip decision), pruned by the dispatcher and by `wfrun serve --vacuum`.
+  Retention keep_runs{90 * 86400.0, 0};
+  Retention keep_deliveries{30 * 86400.0, 0};
   std::vector<RepoConfig> repositories;
+  /// `executor:` (kind: slurm, partition, ...): where the runs' jobs run; unset = local.
+  std::optional<workflows::ExecutorSettings> executor;
+  /// `wfrun serve --catch-up`: the first poll of a repository runs its current heads instead of
+  /// only recording them. Not in server.yaml.
+  bool poll_catch_up = false;
   /// Environment variables the secrets came from: never passed on to runs.
   std::vector<std::string> secret_env_names;
 

@@ -9,15 +9,20 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 #include <vector>
 
+#include "base/self_exe.h"
 #include "base/strings.h"
 #include "engine/fs.h"
 #include "engine/process.h"
+#include "http/serve/json_text.h"
 #include "http/serve/reporter.h"
+#include "http/serve/retention.h"
 #include "http/serve/run_page.h"
 
 extern char** environ;
@@ -54,7 +59,7 @@ bool passed_on(const std::string& name, const ServerConfig& config) {
       "LC_ALL",        "TZ",           "TMPDIR",       "WFRUN_DEBUG",  "WFRUN_CONTAINER_RUNTIME",
       "WFRUN_CA_FILE", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY",  "https_proxy",
       "HTTP_PROXY",    "http_proxy",   "NO_PROXY",     "no_proxy",     "ASAN_OPTIONS",
-      "LSAN_OPTIONS",  "UBSAN_OPTIONS"};
+      "LSAN_OPTIONS",  "UBSAN_OPTIONS", "SLURM_CONF"};
   for (const char* n : kNames)
     if (name == n) return true;
   return starts_with(name, "WFRUN_SECRET_");
@@ -135,7 +140,7 @@ void Dispatcher::drain(double grace) {
   if (thread_.joinable()) thread_.join();
 }
 
-void Dispatcher::end_orphan(pid_t pid, const std::string& dir, double grace) {
+void Dispatcher::end_orphan(pid_t pid, const std::string& dir, double grace, bool requeued) {
   if (pid <= 0) return;
   std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
   std::stringstream ss;
@@ -143,10 +148,22 @@ void Dispatcher::end_orphan(pid_t pid, const std::string& dir, double grace) {
   std::string cmd = ss.str();
   // Only a child of ours: its command line names the run's folder.
   if (cmd.find(dir) == std::string::npos) return;
-  ::kill(pid, SIGTERM);
-  const double until = now_seconds() + grace;
+  // Not our child any more: init reaps it, and kill(pid, 0) fails once it has.
+  ::kill(requeued ? -pid : pid, requeued ? SIGKILL : SIGTERM);
+  if (requeued) ::kill(pid, SIGKILL);
+  const double until = now_seconds() + (requeued ? 5.0 : grace);
   while (now_seconds() < until && ::kill(pid, 0) == 0) ::usleep(50 * 1000);
   if (::kill(pid, 0) == 0) ::kill(-pid, SIGKILL), ::kill(pid, SIGKILL);
+}
+
+std::vector<std::string> child_environment(const ServerConfig& config) {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos && passed_on(kv.substr(0, eq), config)) env.push_back(kv);
+  }
+  return env;
 }
 
 Status Dispatcher::launch(const ServerConfig& config, const RunRow& run) {
@@ -182,7 +199,7 @@ Status Dispatcher::launch(const ServerConfig& config, const RunRow& run) {
               {"github_api", config.github_api},
               {"ca_file", config.ca_file.empty() ? json() : json(config.ca_file)},
               {"target_url", run_link(config, run.id)}};
-  if (auto s = engine::write_file_atomic(dir + "/request.json", req.dump(2) + "\n"); !s) return s;
+  if (auto s = engine::write_file_atomic(dir + "/request.json", json_text(req, 2) + "\n"); !s) return s;
   if (auto s = engine::write_file_atomic(dir + "/payload.json", run.request.payload); !s) return s;
 
   Child c;
@@ -195,15 +212,17 @@ Status Dispatcher::launch(const ServerConfig& config, const RunRow& run) {
   }
 
   engine::ProcessSpec spec;
-  spec.argv = config.runner.empty() ? std::vector<std::string>{"/proc/self/exe", "serve-run"}
+  spec.argv = config.runner.empty() ? std::vector<std::string>{self_exe(), "serve-run"}
                                     : config.runner;
   for (const auto& a : {std::string("--state-dir"), state_dir_, std::string("--dir"), dir})
     spec.argv.push_back(a);
-  for (char** e = environ; e && *e; ++e) {
-    std::string kv = *e;
-    auto eq = kv.find('=');
-    if (eq != std::string::npos && passed_on(kv.substr(0, eq), config)) spec.env.push_back(kv);
+  // serve-run reads the executor: block from the same file, from the run's folder: the path
+  // must not be relative to where the server started.
+  if (config.executor && !config.file.empty()) {
+    std::error_code ec;
+    spec.argv.insert(spec.argv.end(), {"--executor-config", std::filesystem::absolute(config.file, ec).string()});
   }
+  spec.env = child_environment(config);
   if (!git_token.empty()) spec.env.push_back("WFRUN_GIT_TOKEN=" + git_token);
   if (!api_token.empty()) spec.env.push_back("WFRUN_GITHUB_TOKEN=" + api_token);
   spec.cwd = dir;
@@ -229,7 +248,14 @@ void Dispatcher::start_runs(const ServerConfig& config) {
     return;
   }
   for (const RunRow& r : *runs) {
-    if (auto s = launch(config, r); !s) {
+    Status started;
+    try {
+      started = launch(config, r);
+    } catch (const std::exception& e) {
+      // One bad run (bytes no JSON can hold, say) fails that run, never the dispatcher.
+      started = Error(std::string("internal error: ") + e.what());
+    }
+    if (auto s = std::move(started); !s) {
       log_("run " + std::to_string(r.id) + ": cannot start: " + s.error().str());
       const RepoConfig* repo = config.repo(r.request.repo);
       std::optional<Report> rep;
@@ -288,6 +314,8 @@ void Dispatcher::finish(std::int64_t id, Child& c) {
   }
   if (auto s = queue_.finish(id, status, message, rep); !s)
     log_("run " + std::to_string(id) + ": cannot record the result: " + s.error().str());
+  // The payload is kept once, in queue.db: the child's copy goes with the child.
+  (void)::unlink((dir + "/payload.json").c_str());
   metrics_.run_finished(status, now_seconds() - c.run.started);
   log_("run " + std::to_string(id) + ": " + status + (message.empty() ? "" : ": " + message));
   reporter_.wake();
@@ -296,7 +324,11 @@ void Dispatcher::finish(std::int64_t id, Child& c) {
 void Dispatcher::reap() {
   for (auto it = children_->begin(); it != children_->end();) {
     if (it->second.proc.try_wait()) {
-      finish(it->first, it->second);
+      try {
+        finish(it->first, it->second);
+      } catch (const std::exception& e) {
+        log_("run " + std::to_string(it->first) + ": cannot record the result: internal error: " + e.what());
+      }
       it = children_->erase(it);
     } else {
       ++it;
@@ -309,73 +341,93 @@ void Dispatcher::loop() {
   children_ = &children;
   double last_cancel_check = 0;
   while (true) {
-    ConfigPtr config = config_.get();
-    reap();
-    bool stopping;
-    double deadline;
-    {
-      std::lock_guard lock(mu_);
-      stopping = stopping_;
-      deadline = stop_deadline_;
-      running_ = static_cast<int>(children.size());
-    }
-    const double now = now_seconds();
-    if (stopping && children.empty()) break;
-    if (stopping && now >= deadline) {
-      for (auto& [id, c] : children)
-        if (c.kill_at == 0) {
-          c.cancel_reason = "cancelled: the server shut down";
-          c.proc.signal_group(SIGTERM);
-          c.kill_at = now + config->cancel_grace;
-          log_("run " + std::to_string(id) + ": the shutdown grace period is over; cancelling");
-        }
-    }
-    if (now - last_cancel_check >= 0.5 || stopping) {
-      last_cancel_check = now;
-      if (auto ids = queue_.cancel_requests()) {
-        for (auto id : *ids) {
-          auto it = children.find(id);
-          if (it == children.end() || it->second.kill_at != 0) continue;
-          it->second.cancel_reason = "cancelled through the API";
-          it->second.proc.signal_group(SIGTERM);
-          it->second.kill_at = now + config->cancel_grace;
-          log_("run " + std::to_string(id) + ": cancelling");
-        }
-      }
-    }
-    for (auto& [id, c] : children)
-      if (c.kill_at != 0 && now >= c.kill_at) {
-        c.proc.signal_group(SIGKILL);
-        c.kill_at = now + 3600;  // once
-      }
-    if (!stopping) start_runs(*config);
-    {
-      std::lock_guard lock(mu_);
-      running_ = static_cast<int>(children.size());
-    }
-
-    // Sleep until a child exits, someone wakes us, or a deadline comes.
-    std::vector<pollfd> fds;
-    fds.push_back({wake_fd_.get(), POLLIN, 0});
-    bool all_pidfds = true;
-    for (auto& [id, c] : children) {
-      if (c.proc.exit_fd() >= 0) fds.push_back({c.proc.exit_fd(), POLLIN, 0});
-      else all_pidfds = false;
-    }
-    double wait = 1.0;
-    if (!all_pidfds) wait = 0.1;
-    if (stopping && deadline > now) wait = std::min(wait, deadline - now);
-    for (auto& [id, c] : children)
-      if (c.kill_at != 0 && c.kill_at > now) wait = std::min(wait, c.kill_at - now);
-    int ms = std::max(1, static_cast<int>(wait * 1000));
-    if (::poll(fds.data(), fds.size(), ms) > 0 && (fds[0].revents & POLLIN)) {
-      std::uint64_t n;
-      (void)!::read(wake_fd_.get(), &n, sizeof n);
+    try {
+      if (!step(children, last_cancel_check)) break;
+    } catch (const std::exception& e) {
+      // The last line: log it and go on (after a pause, should it repeat).
+      log_("dispatcher: internal error: " + std::string(e.what()));
+      std::this_thread::sleep_for(std::chrono::seconds(1));
     }
   }
   std::lock_guard lock(mu_);
   running_ = 0;
   children_ = nullptr;
+}
+
+bool Dispatcher::step(std::map<std::int64_t, Child>& children, double& last_cancel_check) {
+  ConfigPtr config = config_.get();
+  reap();
+  bool stopping;
+  double deadline;
+  {
+    std::lock_guard lock(mu_);
+    stopping = stopping_;
+    deadline = stop_deadline_;
+    running_ = static_cast<int>(children.size());
+  }
+  const double now = now_seconds();
+  if (stopping && children.empty()) return false;
+  if (stopping && now >= deadline) {
+    for (auto& [id, c] : children)
+      if (c.kill_at == 0) {
+        c.cancel_reason = "cancelled: the server shut down";
+        c.proc.signal_group(SIGTERM);
+        c.kill_at = now + config->cancel_grace;
+        log_("run " + std::to_string(id) + ": the shutdown grace period is over; cancelling");
+      }
+  }
+  if (now - last_cancel_check >= 0.5 || stopping) {
+    last_cancel_check = now;
+    if (auto ids = queue_.cancel_requests()) {
+      for (auto id : *ids) {
+        auto it = children.find(id);
+        if (it == children.end() || it->second.kill_at != 0) continue;
+        it->second.cancel_reason = "cancelled through the API";
+        it->second.proc.signal_group(SIGTERM);
+        it->second.kill_at = now + config->cancel_grace;
+        log_("run " + std::to_string(id) + ": cancelling");
+      }
+    }
+  }
+  for (auto& [id, c] : children)
+    if (c.kill_at != 0 && now >= c.kill_at) {
+      c.proc.signal_group(SIGKILL);
+      c.kill_at = now + 3600;  // once
+    }
+  if (!stopping) start_runs(*config);
+  if (!stopping && now >= next_prune_) {
+    next_prune_ = now + kPruneEvery;
+    auto pruned = prune_state(queue_, *config, state_dir_, now_seconds());
+    if (!pruned)
+      log_("retention: " + pruned.error().str());
+    else if (!pruned->runs.empty() || pruned->deliveries > 0)
+      log_("retention: pruned " + std::to_string(pruned->runs.size()) + " finished runs and " +
+           std::to_string(pruned->deliveries) + " deliveries");
+  }
+  {
+    std::lock_guard lock(mu_);
+    running_ = static_cast<int>(children.size());
+  }
+
+  // Sleep until a child exits, someone wakes us, or a deadline comes.
+  std::vector<pollfd> fds;
+  fds.push_back({wake_fd_.get(), POLLIN, 0});
+  bool all_pidfds = true;
+  for (auto& [id, c] : children) {
+    if (c.proc.exit_fd() >= 0) fds.push_back({c.proc.exit_fd(), POLLIN, 0});
+    else all_pidfds = false;
+  }
+  double wait = 1.0;
+  if (!all_pidfds) wait = 0.1;
+  if (stopping && deadline > now) wait = std::min(wait, deadline - now);
+  for (auto& [id, c] : children)
+    if (c.kill_at != 0 && c.kill_at > now) wait = std::min(wait, c.kill_at - now);
+  int ms = std::max(1, static_cast<int>(wait * 1000));
+  if (::poll(fds.data(), fds.size(), ms) > 0 && (fds[0].revents & POLLIN)) {
+    std::uint64_t n;
+    (void)!::read(wake_fd_.get(), &n, sizeof n);
+  }
+  return true;
 }
 
 }  // namespace wfrun::serve

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/fd.h"
 #include "http/serve/config.h"
@@ -23,6 +24,11 @@ class Reporter;
 
 /// Where a run's files live: STATE/serve/runs/ID.
 std::string run_dir(const std::string& state_dir, std::int64_t id);
+
+/// The environment a child of the server starts with (NAME=VALUE): PATH, HOME, locale, proxies,
+/// WFRUN_DEBUG, WFRUN_SECRET_*, ...; never a secret the configuration read from the
+/// environment. The caller adds the repository's tokens.
+std::vector<std::string> child_environment(const ServerConfig& config);
 
 class Dispatcher {
  public:
@@ -38,13 +44,17 @@ class Dispatcher {
   void drain(double grace);
   int running() const;
 
-  /// Ends a child left by a server that died (SIGTERM, then SIGKILL after `grace`), if `pid`
-  /// is still a `serve-run` for `dir`.
-  static void end_orphan(pid_t pid, const std::string& dir, double grace);
+  /// Ends a child left by a server that died, if `pid` is still a `serve-run` for `dir`.
+  /// `requeued`: the run starts again and resumes what the child ran, so the child is killed
+  /// at once (SIGKILL), leaving its cluster jobs to be followed by the resumed run; otherwise it
+  /// cancels its jobs (SIGTERM, then SIGKILL after `grace`).
+  static void end_orphan(pid_t pid, const std::string& dir, double grace, bool requeued);
 
  private:
   struct Child;
   void loop();
+  /// One turn of the loop: reap, cancel, start, wait. False once stopped and drained.
+  bool step(std::map<std::int64_t, Child>& children, double& last_cancel_check);
   void start_runs(const ServerConfig& config);
   void reap();
   void finish(std::int64_t id, Child& c);
@@ -63,6 +73,8 @@ class Dispatcher {
   double stop_deadline_ = 0;  // when running children get SIGTERM
   std::map<std::int64_t, Child>* children_ = nullptr;  // owned by the thread; size read under mu_
   int running_ = 0;
+  double next_prune_ = 0;  // the thread's: when retention runs next
+  static constexpr double kPruneEvery = 600;
   std::thread thread_;
 };
 

@@ -1,10 +1,16 @@
 #include "http/serve/queue.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "base/log.h"
 #include "engine/fs.h"
 #include "engine/sqlite.h"
+#include "http/serve/json_text.h"
 #include "http/serve/queue_db.h"
 
 namespace wfrun::serve {
@@ -23,6 +29,14 @@ bool is_final_status(const std::string& s) {
 }
 
 namespace {
+
+/// Waits until the WAL's contents are on the disk (what synchronous=FULL does at each commit).
+Status sync_wal(Queue::Impl& impl) {
+  const std::string wal = impl.path + "-wal";
+  UniqueFd fd(::open(wal.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd || ::fdatasync(fd.get()) != 0) return errno_error("syncing " + wal, errno);
+  return {};
+}
 
 /// The answer for a delivery whose runs a skip decision covers ("" when one is not covered).
 Result<std::string> known_skip(Queue::Impl& impl, const std::vector<RunRequest>& runs) {
@@ -47,6 +61,7 @@ Result<std::string> known_skip(Queue::Impl& impl, const std::vector<RunRequest>&
 /// One submission, inside the writer's transaction (and its own savepoint).
 Result<Submitted> record_one(Queue::Impl& impl, const Submission& in, double now) {
   Submitted out;
+  if (auto st = write_seen_refs(impl, in); !st) return st.error();
   if (!in.delivery.empty()) {
     Stmt s(impl, "SELECT runs, ignored FROM deliveries WHERE guid = ?");
     s.bind(1, in.delivery);
@@ -60,6 +75,13 @@ Result<Submitted> record_one(Queue::Impl& impl, const Submission& in, double now
       return out;
     }
     if (s.failed()) return s.error();
+  }
+  auto other = queued_by_other_source(impl, in);
+  if (!other) return other.error();
+  if (!other->empty()) {
+    out.duplicate = true;
+    out.runs = std::move(*other);
+    return out;
   }
   if (in.use_decisions && !in.runs.empty()) {
     auto why = known_skip(impl, in.runs);
@@ -75,7 +97,7 @@ Result<Submitted> record_one(Queue::Impl& impl, const Submission& in, double now
              "INSERT INTO runs(delivery, event, repo, clone_url, sha, ref, base_ref, workflow, "
              "inputs, payload, status, queued) VALUES (?,?,?,?,?,?,?,?,?,?,'queued',?)");
       s.bind(1, r.delivery).bind(2, r.event).bind(3, r.repo).bind(4, r.clone_url).bind(5, r.sha);
-      s.bind(6, r.ref).bind(7, r.base_ref).bind(8, r.workflow).bind(9, inputs.dump());
+      s.bind(6, r.ref).bind(7, r.base_ref).bind(8, r.workflow).bind(9, json_text(inputs));
       s.bind(10, r.payload).bind(11, now);
       if (auto st = s.run(); !st) return st.error();
       const std::int64_t id = sqlite3_last_insert_rowid(impl.db.get());
@@ -88,9 +110,10 @@ Result<Submitted> record_one(Queue::Impl& impl, const Submission& in, double now
       }
     }
   }
+  if (auto st = remember_sources(impl, in, out.runs, now); !st) return st.error();
   if (!in.delivery.empty()) {
     Stmt s(impl, "INSERT INTO deliveries(guid, event, received, runs, ignored) VALUES (?,?,?,?,?)");
-    s.bind(1, in.delivery).bind(2, in.event).bind(3, now).bind(4, json(out.runs).dump());
+    s.bind(1, in.delivery).bind(2, in.event).bind(3, now).bind(4, json_text(json(out.runs)));
     s.bind(5, out.ignored);
     if (auto st = s.run(); !st) return st.error();
   }
@@ -108,6 +131,7 @@ Queue::~Queue() {
     impl_->work_cv.notify_all();
   }
   if (writer_.joinable()) writer_.join();
+  if (impl_) stop_checkpointer(*impl_);
 }
 
 Result<std::unique_ptr<Queue>> Queue::open(const std::string& state_dir) {
@@ -124,16 +148,20 @@ Result<std::unique_ptr<Queue>> Queue::open(const std::string& state_dir) {
   if (!t.begun()) return t.begun().error();
   if (auto s = create_schema(*q->impl_); !s) return s.error();
   if (auto s = t.commit(); !s) return s.error();
+  if (auto s = start_checkpointer(*q->impl_); !s) return s.error();
   q->writer_ = std::thread([p = q.get()] { p->write_loop(); });
   return q;
 }
 
 Result<Submitted> Queue::submit(Submission in) {
-  Impl::Pending p{std::move(in), std::nullopt, {}};
-  std::unique_lock lock(impl_->wmu);
-  if (impl_->stopping) return Error("the run queue is closing");
-  impl_->pending.push_back(&p);
+  Impl::Pending p{std::move(in), std::nullopt, {}, {}};
+  {
+    std::lock_guard lock(impl_->wmu);
+    if (impl_->stopping) return Error("the run queue is closing");
+    impl_->pending.push_back(&p);
+  }
   impl_->work_cv.notify_one();
+  std::unique_lock lock(p.mu);
   p.done.wait(lock, [&] { return p.out.has_value(); });
   return std::move(*p.out);
 }
@@ -151,8 +179,19 @@ void Queue::write_loop() {
     // Everything that arrived while the last commit was syncing goes into this one.
     std::vector<Result<Submitted>> results;
     results.reserve(batch.size());
-    {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point t_locked, t_recorded;
+    try {
       std::lock_guard db_lock(mu_);
+      t_recorded = t_locked = std::chrono::steady_clock::now();
+      // The commit itself does not wait for the disk; sync_wal() below does when it must.
+      // (synchronous can only change outside a transaction; the connection's other users
+      // keep FULL.)
+      struct Relaxed {
+        Impl& impl;
+        explicit Relaxed(Impl& i) : impl(i) { (void)impl.exec("PRAGMA synchronous=NORMAL", "recording deliveries"); }
+        ~Relaxed() { (void)impl.exec("PRAGMA synchronous=FULL", "recording deliveries"); }
+      } relaxed(impl);
       Tx t(impl);
       if (!t.begun()) {
         for (size_t i = 0; i < batch.size(); ++i) results.emplace_back(t.begun().error());
@@ -164,7 +203,13 @@ void Queue::write_loop() {
             results.emplace_back(st.error());
             continue;
           }
-          auto r = record_one(impl, p->in, now);
+          Result<Submitted> r = Error("");
+          try {
+            r = record_one(impl, p->in, now);
+          } catch (const std::exception& e) {
+            // One bad delivery fails that delivery; its handler answers 503.
+            r = Error(std::string("internal error: ") + e.what());
+          }
           if (r) {
             (void)impl.exec("RELEASE one", "recording a delivery");
           } else {
@@ -173,20 +218,43 @@ void Queue::write_loop() {
           }
           results.push_back(std::move(r));
         }
-        if (Status committed = t.commit(); !committed) {
+        t_recorded = std::chrono::steady_clock::now();
+        Status committed = t.commit();
+        // Only a delivery that queued a run is a promise that must survive a power cut: those
+        // wait for the WAL to reach the disk. Deliveries that queued none (answered from a
+        // skip decision, duplicates) are answered at once; a crash of the process loses none
+        // of them, and the next sync (a promise's, a checkpoint's) covers them too, since the
+        // WAL is written in commit order.
+        bool promises = false;
+        for (const auto& r : results) promises |= r && !r->duplicate && !r->runs.empty();
+        if (committed && promises) committed = sync_wal(impl);
+        if (!committed) {
           (void)impl.exec("ROLLBACK", "rolling back");  // a failed COMMIT leaves it open
           for (auto& r : results)
             if (r) r = committed.error();
         }
       }
+    } catch (const std::exception& e) {
+      // The last line for this thread: the batch fails (503: redeliver), the thread goes on.
+      // (A failure before COMMIT left the transaction to Tx, which rolled it back.)
+      results.clear();
+      for (size_t i = 0; i < batch.size(); ++i)
+        results.emplace_back(Error(std::string("internal error: ") + e.what()));
     }
-    {
-      // Notified under the lock: a handler cannot return (ending its Pending) before that.
-      std::lock_guard lock(impl.wmu);
-      for (size_t i = 0; i < batch.size(); ++i) {
-        batch[i]->out.emplace(std::move(results[i]));
-        batch[i]->done.notify_one();
-      }
+    if (debug_enabled()) {
+      using ms = std::chrono::duration<double, std::milli>;
+      const auto t_end = std::chrono::steady_clock::now();
+      if (ms(t_end - t0).count() > 20)
+        debug_log("queue", "slow group commit of " + std::to_string(batch.size()) + " deliveries: " +
+                               std::to_string(ms(t_locked - t0).count()) + " ms waiting for the lock, " +
+                               std::to_string(ms(t_recorded - t_locked).count()) + " ms recording, " +
+                               std::to_string(ms(t_end - t_recorded).count()) + " ms committing");
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      // Notified under its lock: the handler cannot return (ending its Pending) before that.
+      std::lock_guard lock(batch[i]->mu);
+      batch[i]->out.emplace(std::move(results[i]));
+      batch[i]->done.notify_one();
     }
     batch.clear();
   }
@@ -197,7 +265,7 @@ Result<std::vector<std::int64_t>> Queue::enqueue(const std::string& delivery,
                                                  const std::vector<RunRequest>& runs,
                                                  const std::vector<Report>& reports,
                                                  bool* duplicate) {
-  auto r = submit(Submission{delivery, event, runs, reports, false});
+  auto r = submit(Submission{delivery, event, runs, reports, false, "", {}});
   if (!r) return r.error();
   *duplicate = r->duplicate;
   return std::move(r->runs);

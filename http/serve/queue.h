@@ -77,6 +77,11 @@ struct Report {
   }
 };
 
+/// A ref's head as polling saw it (http/serve/poller.h); `sha` "" = the ref is gone.
+struct SeenRef {
+  std::string repo, ref, sha;
+};
+
 /// A delivery (or a manual trigger) to record with its runs; see Queue::submit.
 struct Submission {
   std::string delivery;  // X-GitHub-Delivery; "" for manual runs (never a duplicate)
@@ -86,6 +91,11 @@ struct Submission {
   /// Consult the skip decisions: when every run's (repo, event, ref, base ref, sha) is known
   /// to start no workflow, the delivery is recorded and no run is queued.
   bool use_decisions = false;
+  /// "poll" for an event found by polling, "" for a webhook delivery or a manual run. A push or
+  /// pull request (repo, event, ref, sha) already queued by the other source is a duplicate.
+  std::string source;
+  /// Heads polling saw, written in the same transaction (even when nothing is queued).
+  std::vector<SeenRef> seen;
 };
 
 /// What submit() recorded.
@@ -99,8 +109,31 @@ struct Submitted {
 struct RunFilter {
   std::string status;
   std::string repo;
+  std::string event;              // push, pull_request, manual; "" = any
+  std::vector<std::string> refs;  // the run's ref is one of these; empty = any
+  /// Only these runs (the dashboard's workflow filter); unset = any.
+  std::optional<std::vector<std::int64_t>> ids;
   std::int64_t before = 0;  // ids below this (paging); 0 = from the newest
+  std::int64_t after = 0;   // ids above this, the oldest of them first, returned newest first
   int limit = 50;
+};
+
+/// What prune() lets go: finished runs (with their statuses, and their delivery once no run
+/// of it is left) and deliveries recorded without a run (answered from a skip decision), each
+/// when older than its `*_before` (a time; 0: any age) or beyond the newest `*_count` (0: any
+/// number). Skip decisions go when older than `runs_before`.
+struct PrunePolicy {
+  double runs_before = 0;
+  std::int64_t runs_count = 0;
+  double deliveries_before = 0;
+  std::int64_t deliveries_count = 0;
+};
+
+/// What prune() removed.
+struct Pruned {
+  std::vector<std::int64_t> runs;  // their folders are the caller's to remove
+  std::int64_t deliveries = 0;
+  std::int64_t decisions = 0;
 };
 
 class Queue {
@@ -158,6 +191,14 @@ class Queue {
   Result<std::vector<Report>> reports_of(std::int64_t run_id);
   /// The earliest next_try of a pending report (0 when none).
   Result<double> next_report_time();
+
+  /// Removes what `policy` lets go, `batch` rows per transaction (so that deliveries never wait
+  /// long behind it).
+  Result<Pruned> prune(const PrunePolicy& policy, int batch = 500);
+  /// Checkpoints the WAL and compacts the file (VACUUM).
+  Status vacuum();
+  /// The heads polling last saw for `repo` (ref -> sha); nullopt when it was never polled.
+  Result<std::optional<std::map<std::string, std::string>>> polled_refs(const std::string& repo);
 
   struct Impl;  // the connection and the writer's hand-over list (queue_db.h)
 

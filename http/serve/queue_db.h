@@ -7,6 +7,8 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +22,8 @@ using Db = Handle<sqlite3, sqlite3_close_v2>;
 using StmtHandle = Handle<sqlite3_stmt, sqlite3_finalize>;
 
 struct Queue::Impl {
+  Impl();   // both in queue_checkpoint.cc, where Checkpointer is complete
+  ~Impl();
   std::string path;
   Db db;
 
@@ -27,12 +31,21 @@ struct Queue::Impl {
   struct Pending {
     Submission in;
     std::optional<Result<Submitted>> out;
-    std::condition_variable done;  // its own: a commit wakes only the handlers it answered
+    // Its own lock and signal: a commit wakes only the handlers it answered, and they do not
+    // queue up on one lock to wake (a convoy under load).
+    std::mutex mu;
+    std::condition_variable done;
   };
   std::mutex wmu;
   std::condition_variable work_cv;
   std::vector<Pending*> pending;
   bool stopping = false;
+
+  // WAL checkpoints run on their own thread and connection (queue_checkpoint.cc): SQLite's
+  // automatic one would copy pages back into the database inside a commit of the writer, and
+  // every delivery waiting for that commit would wait for the copy too.
+  struct Checkpointer;
+  std::unique_ptr<Checkpointer> checkpointer;
 
   Error db_error(const std::string& what) const {
     return Error(what + ": " + sqlite3_errmsg(db.get()) + " (" + path + ")");
@@ -127,6 +140,21 @@ class Tx {
 
 /// Creates the tables (and adds the columns an older queue.db lacks), inside a transaction.
 Status create_schema(Queue::Impl& impl);
+
+/// Starts the checkpointer (a second connection to impl.path) and turns SQLite's automatic
+/// checkpoints off on impl.db; stop_checkpointer() ends it (before impl.db closes).
+Status start_checkpointer(Queue::Impl& impl);
+void stop_checkpointer(Queue::Impl& impl);
+/// The polling tables (queue_poll.cc): heads polling saw, and which source queued an event.
+Status create_poll_schema(Queue::Impl& impl);
+/// Writes `in.seen` (polling's heads, and the repository's "polled" mark).
+Status write_seen_refs(Queue::Impl& impl, const Submission& in);
+/// The runs the other source (webhook or poll) already queued for every run of `in`; empty
+/// when any run of `in` is new.
+Result<std::vector<std::int64_t>> queued_by_other_source(Queue::Impl& impl, const Submission& in);
+/// Remembers which source queued `runs` (ids[i] for in.runs[i]).
+Status remember_sources(Queue::Impl& impl, const Submission& in,
+                        const std::vector<std::int64_t>& ids, double now);
 
 /// The runs columns read_run() reads, in its order.
 extern const char* const kRunColumns;

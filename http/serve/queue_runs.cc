@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "http/serve/queue_db.h"
@@ -186,12 +187,30 @@ Result<std::vector<RunRow>> Queue::list(const RunFilter& f) {
   std::lock_guard lock(mu_);
   std::string sql = std::string("SELECT ") + kRunColumns +
                     " FROM runs WHERE (?1 = '' OR status = ?1) AND (?2 = '' OR repo = ?2 COLLATE "
-                    "NOCASE) AND (?3 = 0 OR id < ?3) ORDER BY id DESC LIMIT ?4";
+                    "NOCASE) AND (?3 = 0 OR id < ?3) AND (?5 = '' OR event = ?5) AND (?6 = 0 OR id > ?6)";
+  // Bound after the fixed ones: ?7... for the refs, then the ids (at most 500 of them).
+  int next = 7;
+  if (!f.refs.empty()) {
+    sql += " AND ref IN (";
+    for (size_t i = 0; i < f.refs.size(); ++i) sql += (i ? ", ?" : "?") + std::to_string(next++);
+    sql += ")";
+  }
+  const size_t nids = f.ids ? std::min<size_t>(f.ids->size(), 500) : 0;
+  if (f.ids) {
+    sql += " AND id IN (-1";
+    for (size_t i = 0; i < nids; ++i) sql += ", ?" + std::to_string(next++);
+    sql += ")";
+  }
+  sql += f.after > 0 ? " ORDER BY id ASC LIMIT ?4" : " ORDER BY id DESC LIMIT ?4";
   Stmt s(*impl_, sql.c_str());
-  s.bind(1, f.status).bind(2, f.repo).bind(3, f.before).bind(4, f.limit);
+  s.bind(1, f.status).bind(2, f.repo).bind(3, f.before).bind(4, f.limit).bind(5, f.event).bind(6, f.after);
+  int at = 7;
+  for (const auto& r : f.refs) s.bind(at++, r);
+  for (size_t i = 0; i < nids; ++i) s.bind(at++, (*f.ids)[i]);
   std::vector<RunRow> out;
   while (s.step()) out.push_back(read_run(s));
   if (s.failed()) return s.error();
+  if (f.after > 0) std::reverse(out.begin(), out.end());
   return out;
 }
 

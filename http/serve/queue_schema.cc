@@ -73,6 +73,7 @@ Status add_column(Queue::Impl& impl, const char* table, const char* column, cons
 
 Status create_schema(Queue::Impl& impl) {
   if (auto s = impl.exec(kSchema, "creating the run queue's tables"); !s) return s;
+  if (auto s = create_poll_schema(impl); !s) return s;
   return add_column(impl, "deliveries", "ignored", "TEXT NOT NULL DEFAULT ''");
 }
 

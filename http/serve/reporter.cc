@@ -25,7 +25,9 @@ http::ClientOptions client_options(const ServerConfig& config) {
   return o;
 }
 
-http::GithubClient make_client(const ServerConfig& config, const RepoConfig& repo) {
+}  // namespace
+
+http::ClientOptions repo_client_options(const ServerConfig& config, const RepoConfig& repo) {
   http::ClientOptions o = client_options(config);
   if (repo.app) {
     http::AppCredentials a;
@@ -37,7 +39,13 @@ http::GithubClient make_client(const ServerConfig& config, const RepoConfig& rep
   } else {
     o.auth.token = repo.token;
   }
-  return http::GithubClient(std::move(o));
+  return o;
+}
+
+namespace {
+
+http::GithubClient make_client(const ServerConfig& config, const RepoConfig& repo) {
+  return http::GithubClient(repo_client_options(config, repo));
 }
 
 }  // namespace
@@ -130,17 +138,22 @@ void Reporter::loop() {
       if (!repo) {
         sent = Error(r.repo + " is no longer configured");
       } else {
-        auto& c = clients[repo->full_name];
-        if (!c) c = std::make_unique<http::GithubClient>(make_client(*config, *repo));
-        auto parsed = http::Repo::parse(repo->full_name);
-        if (!parsed) {
-          sent = parsed.error();
-        } else {
-          // Statuses queued with the run's plain link (the webhook's pending one) get its key.
-          http::CommitStatus st{r.state, r.context, r.description,
-                                with_run_key(*config, r.run_id, r.target_url)};
-          auto id = c->create_status(*parsed, r.sha, st);
-          if (!id) sent = id.error();
+        try {
+          auto& c = clients[repo->full_name];
+          if (!c) c = std::make_unique<http::GithubClient>(make_client(*config, *repo));
+          auto parsed = http::Repo::parse(repo->full_name);
+          if (!parsed) {
+            sent = parsed.error();
+          } else {
+            // Statuses queued with the run's plain link (the webhook's pending one) get its key.
+            http::CommitStatus st{r.state, r.context, r.description,
+                                  with_run_key(*config, r.run_id, r.target_url)};
+            auto id = c->create_status(*parsed, r.sha, st);
+            if (!id) sent = id.error();
+          }
+        } catch (const std::exception& e) {
+          // One bad status fails that status, never the reporter.
+          sent = Error(std::string("internal error: ") + e.what());
         }
       }
       if (sent) {

@@ -14,7 +14,15 @@
 #include "http/serve/metrics.h"
 #include "http/serve/queue.h"
 
+namespace wfrun::http {
+struct ClientOptions;
+}
+
 namespace wfrun::serve {
+
+/// How the server talks to GitHub for `repo` (its token or App, `github-api`, `ca-file`): one
+/// try per request and no long rate-limit sleeps (the caller retries on its own schedule).
+http::ClientOptions repo_client_options(const ServerConfig& config, const RepoConfig& repo);
 
 /// An installation token for `repo`'s GitHub App (JWT -> installation -> access token).
 Result<std::string> app_installation_token(const ServerConfig& config, const RepoConfig& repo);

@@ -1,10 +1,10 @@
 #pragma once
 // The run link of `wfrun serve`: commit statuses point at PUBLIC_URL/runs/ID?key=K, a
 // capability link that a GitHub user can open without an API token. K is derived from a
-// server secret, so it cannot be guessed, and it opens one run's read-only page and logs only.
+// server secret, so it cannot be guessed, and it opens one run's read-only page (the dashboard's,
+// http/dashboard) and logs only.
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -22,11 +22,5 @@ bool run_key_ok(const ServerConfig& config, std::int64_t id, std::string_view ke
 /// `url` with run `run_id`'s key added when it is that run's plain link (`.../runs/ID`, no
 /// query); any other URL is returned as it is.
 std::string with_run_key(const ServerConfig& config, std::int64_t run_id, const std::string& url);
-
-/// The read-only HTML page of a run: `run` is the API's run object (GET /api/runs/ID) and
-/// `workflows` its workflows with their jobs. Every value from the run is HTML-escaped; links
-/// (the run's output, each job's log) are relative and carry `key`.
-std::string render_run_page(const nlohmann::json& run, const nlohmann::json& workflows,
-                            const std::string& key);
 
 }  // namespace wfrun::serve

@@ -1,6 +1,7 @@
 #include "http/serve/server_context.h"
 
 #include "base/strings.h"
+#include "http/serve/json_text.h"
 #include "http/serve/run_page.h"
 #include "http/serve/signature.h"
 
@@ -10,7 +11,7 @@ using nlohmann::json;
 
 void reply(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump() + "\n", "application/json");
+  res.set_content(json_text(body) + "\n", "application/json");
 }
 
 json run_json(const RunRow& r, const ServerConfig& config) {
@@ -26,6 +27,7 @@ json run_json(const RunRow& r, const ServerConfig& config) {
             {"queued_at", r.queued},
             {"url", run_link(config, r.id)}};
   if (!r.request.delivery.empty()) j["delivery"] = r.request.delivery;
+  if (r.request.delivery.rfind("poll:", 0) == 0) j["polled"] = true;  // found by polling
   if (!r.request.base_ref.empty()) j["base_ref"] = r.request.base_ref;
   if (!r.request.workflow.empty()) j["workflow"] = r.request.workflow;
   if (r.started > 0) j["started_at"] = r.started;

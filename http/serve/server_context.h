@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -22,6 +23,8 @@
 #include "http/serve/reporter.h"
 
 namespace wfrun::serve {
+
+struct ServeDashboard;  // routes_dashboard.cc
 
 /// What every route handler may use. Owned by the Server; lives as long as it serves.
 struct ServerContext {
@@ -34,6 +37,10 @@ struct ServerContext {
   std::unique_ptr<Reporter> reporter;
   std::unique_ptr<Dispatcher> dispatcher;
   std::atomic<bool> stopping{false};
+  bool tls = false;
+  /// The dashboard (routes_dashboard.cc), made on the first request that needs it.
+  std::mutex dashboard_mu;
+  std::shared_ptr<ServeDashboard> dashboard;
 
   /// `Authorization: Bearer TOKEN` with a token from `api:`.
   bool authorized(const httplib::Request& req) const;
@@ -52,14 +59,20 @@ nlohmann::json workflows_of(const ServerContext& ctx, std::int64_t id);
 void log_stream(ServerContext& ctx, std::int64_t id, const std::string& job,
                 const httplib::Request& req, httplib::Response& res, bool allow_follow);
 
+/// Whether the dashboard answers this request: its pages, /runs/ID and most of /api/. It checks
+/// access itself (API tokens, its session cookie, run keys), so the guard lets these through.
+bool dashboard_owns(const httplib::Request& req);
+
 // The route groups (kRouteGroups in server.cc registers them in this order).
+/// The dashboard (routes_dashboard.cc); first, so that its routes win.
+void add_dashboard_routes(ServerContext& ctx, httplib::Server& http);
 /// POST /webhook (routes_webhook.cc).
 void add_webhook_routes(ServerContext& ctx, httplib::Server& http);
 /// GET /healthz, GET /metrics (routes_api.cc).
 void add_health_routes(ServerContext& ctx, httplib::Server& http);
-/// /api/runs... (routes_api.cc).
+/// /api/runs/ID/log, a followed job log (routes_api.cc).
 void add_api_routes(ServerContext& ctx, httplib::Server& http);
-/// /runs/ID... : the run link's page and logs (routes_links.cc).
+/// /runs/ID/log, /runs/ID/jobs/JOB/log: the run link's logs as text (routes_links.cc).
 void add_link_routes(ServerContext& ctx, httplib::Server& http);
 
 }  // namespace wfrun::serve

@@ -1,5 +1,6 @@
 #include "http/serve/webhook.h"
 
+#include <cstring>
 #include <map>
 #include <optional>
 #include <set>
@@ -7,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
+#include "http/serve/json_text.h"
+#include "http/serve/payload_fields.h"
 #include "http/serve/signature.h"
 
 namespace wfrun::serve {
@@ -42,94 +45,35 @@ WebhookDecision answer(int status, const std::string& result, json body) {
   WebhookDecision d;
   d.status = status;
   d.result = result;
-  d.body = body.dump();
+  d.body = json_text(body);
   return d;
 }
 
 WebhookDecision ignored(const std::string& why) { return answer(202, "ignored", {{"ignored", why}}); }
 
-// The few payload fields a delivery's decision reads, pulled out by a SAX pass: nothing else
-// of a push payload (commits, users, URLs: kilobytes) is allocated. Paths are JSON pointers;
-// values inside arrays are never wanted.
-class PayloadFields : public nlohmann::json_sax<json> {
- public:
-  static std::optional<PayloadFields> parse(const std::string& text) {
-    PayloadFields f;
-    if (!json::sax_parse(text, &f) || !f.top_object_) return std::nullopt;
-    return f;
-  }
-
-  std::string str(const std::string& path) const {
-    auto it = got_.find(path);
-    return it != got_.end() && it->second.is_string() ? it->second.get<std::string>() : "";
-  }
-  const json* get(const std::string& path) const {
-    auto it = got_.find(path);
-    return it == got_.end() ? nullptr : &it->second;
-  }
-
-  bool null() override { return keep(json()); }
-  bool boolean(bool v) override { return keep(v); }
-  bool number_integer(number_integer_t v) override { return keep(v); }
-  bool number_unsigned(number_unsigned_t v) override { return keep(v); }
-  bool number_float(number_float_t v, const string_t&) override { return keep(v); }
-  bool string(string_t& v) override { return keep(v); }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override {
-    if (frames_.empty()) top_object_ = true;
-    frames_.push_back({false, path_.size()});
-    return true;
-  }
-  bool key(string_t& k) override {
-    path_.resize(frames_.back().base);
-    path_ += '/';
-    path_ += k;
-    return true;
-  }
-  bool end_object() override { return pop(); }
-  bool start_array(std::size_t) override {
-    frames_.push_back({true, path_.size()});
-    return true;
-  }
-  bool end_array() override { return pop(); }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-    return false;
-  }
-
- private:
-  struct Frame {
-    bool array;
-    size_t base;  // path_'s length where this container started
-  };
-  static bool wanted(const std::string& path) {
-    static const std::set<std::string, std::less<>> kWanted = {
-        "/zen", "/ref", "/after", "/deleted", "/action", "/number",
-        "/head_commit/id", "/head_commit/message",
-        "/repository/full_name", "/repository/clone_url",
-        "/pull_request/head/sha", "/pull_request/head/ref", "/pull_request/head/repo/full_name",
-        "/pull_request/base/ref", "/pull_request/base/repo/full_name"};
-    return kWanted.count(path) > 0;
-  }
-  template <typename T>
-  bool keep(T&& v) {
-    if (!frames_.empty() && !frames_.back().array && wanted(path_)) got_[path_] = std::forward<T>(v);
-    return true;
-  }
-  bool pop() {
-    path_.resize(frames_.back().base);
-    frames_.pop_back();
-    return true;
-  }
-
-  std::string path_;
-  std::vector<Frame> frames_;
-  std::map<std::string, json> got_;
-  bool top_object_ = false;
-};
-
-
 bool zero_sha(const std::string& s) {
   return !s.empty() && s.find_first_not_of('0') == std::string::npos;
+}
+
+/// A header value wfrun records or matches on: printable ASCII, 1 to `max` characters.
+bool printable_ascii(const std::string& s, size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  for (unsigned char c : s)
+    if (c < 0x21 || c > 0x7e) return false;
+  return true;
+}
+
+/// A ref or branch name that git could hold (no control bytes, NUL included, no space, none of
+/// git's reserved ~^:?*[\ and no ".."): what a filter matches and a run checks out.
+bool sane_ref(const std::string& s) {
+  if (s.empty() || s.size() > 1024 || s.find("..") != std::string::npos) return false;
+  for (unsigned char c : s)
+    if (c < 0x21 || c == 0x7f || std::strchr("~^:?*[\\", c)) return false;
+  return true;
+}
+
+bool full_sha(const std::string& s) {
+  return s.size() == 40 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
 }  // namespace
@@ -156,6 +100,14 @@ WebhookDecision decide(const ServerConfig& config, const Delivery& d) {
   if (!verify_signature(config.webhook_secret, d.body, d.signature))
     return answer(401, "bad_signature", {{"error", "signature mismatch"}});
   if (d.event.empty()) return answer(400, "bad_request", {{"error", "missing X-GitHub-Event"}});
+  // Both are recorded and matched on: refused before anything else happens (GitHub sends an
+  // event name and a GUID).
+  if (!printable_ascii(d.event, 64))
+    return answer(400, "bad_request",
+                  {{"error", "X-GitHub-Event: expected an event name (printable ASCII, at most 64 characters)"}});
+  if (!d.id.empty() && !printable_ascii(d.id, 128))
+    return answer(400, "bad_request",
+                  {{"error", "X-GitHub-Delivery: expected a GUID (printable ASCII, at most 128 characters)"}});
 
   std::string text = d.body;
   std::string ct = d.content_type.substr(0, d.content_type.find(';'));
@@ -164,6 +116,12 @@ WebhookDecision decide(const ServerConfig& config, const Delivery& d) {
     if (text.empty())
       return answer(400, "bad_request", {{"error", "form-encoded delivery without a payload field"}});
   }
+  return decide_payload(config, d.event, d.id, std::move(text));
+}
+
+WebhookDecision decide_payload(const ServerConfig& config, const std::string& event,
+                               const std::string& id, std::string text) {
+  const Delivery d{event, id, "", "", ""};
   auto fields = PayloadFields::parse(text);
   if (!fields) return answer(400, "bad_request", {{"error", "the payload is not a JSON object"}});
   const PayloadFields& p = *fields;
@@ -197,6 +155,8 @@ WebhookDecision decide(const ServerConfig& config, const Delivery& d) {
       return ignored("the push is to " + ref + ", not a branch or tag");
     if (skip_requested(p.str("/head_commit/message")))
       return ignored("the head commit's message asks to skip ([skip ci] or [wfrun skip])");
+    if (!sane_ref(ref))
+      return answer(400, "bad_request", {{"error", "the payload's ref is not a valid git ref name"}});
     run.sha = after.empty() ? p.str("/head_commit/id") : after;
     run.ref = ref;
   } else {
@@ -212,8 +172,11 @@ WebhookDecision decide(const ServerConfig& config, const Delivery& d) {
     run.ref = num.is_number_integer() ? "refs/pull/" + std::to_string(num.get<std::int64_t>()) + "/head"
                                       : "refs/heads/" + p.str("/pull_request/head/ref");
     run.base_ref = "refs/heads/" + p.str("/pull_request/base/ref");
+    if (!sane_ref(run.ref) || !sane_ref(run.base_ref))
+      return answer(400, "bad_request",
+                    {{"error", "the pull request's head or base ref is not a valid git ref name"}});
   }
-  if (run.sha.size() != 40) return answer(400, "bad_request", {{"error", "the payload has no commit SHA"}});
+  if (!full_sha(run.sha)) return answer(400, "bad_request", {{"error", "the payload has no commit SHA"}});
   run.payload = std::move(text);
 
   WebhookDecision w;

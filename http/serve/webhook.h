@@ -31,6 +31,10 @@ struct WebhookDecision {
 
 /// Verifies, parses and classifies a delivery. Runs are not queued here (see Queue::enqueue).
 WebhookDecision decide(const ServerConfig& config, const Delivery& delivery);
+/// decide() after the signature check: the JSON payload `text` of event `event` (delivery
+/// `id`). Polling (poller.h) hands its synthetic payloads to this.
+WebhookDecision decide_payload(const ServerConfig& config, const std::string& event,
+                               const std::string& id, std::string text);
 
 /// The value of `name` in an application/x-www-form-urlencoded body, decoded ("" if absent).
 std::string form_value(const std::string& body, const std::string& name);

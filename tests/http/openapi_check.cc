@@ -111,6 +111,28 @@ const json& OpenApiSpec::example(const std::string& name) const {
   return ex[name]["value"];
 }
 
+std::vector<std::string> OpenApiSpec::check_response(const std::string& method,
+                                                     const std::string& path, int status,
+                                                     const std::string& body) const {
+  std::vector<std::pair<std::string, std::string>> params;
+  std::string why;
+  const Route* r = match(method, path, &params, &why);
+  if (!r) return {why};
+  const json responses = r->op->value("responses", json::object());
+  const std::string code = std::to_string(status);
+  if (!responses.contains(code))
+    return {method + " " + r->tpl + " declares no " + code + " answer"};
+  const json resp = deref(responses[code]);
+  const json media = resp.value("content", json::object()).value("application/json", json::object());
+  if (!media.contains("schema")) return {};
+  json value = json::parse(body, nullptr, false);
+  if (value.is_discarded()) return {"the " + code + " answer is not JSON"};
+  std::vector<std::string> errors;
+  validate(media["schema"], value, "", errors);
+  for (auto& e : errors) e = method + " " + r->tpl + " " + code + " answer: " + e;
+  return errors;
+}
+
 json OpenApiSpec::request_example(const std::string& method, const std::string& tpl) const {
   std::string m = method;
   std::transform(m.begin(), m.end(), m.begin(), ::tolower);

@@ -24,6 +24,11 @@ class OpenApiSpec {
   std::vector<std::string> check(const std::string& method, const std::string& path_and_query,
                                  const std::string& body) const;
 
+  /// Problems with an answer to METHOD `path` (no query): `status` must be one the operation
+  /// declares, and a JSON body must fit that response's schema.
+  std::vector<std::string> check_response(const std::string& method, const std::string& path,
+                                          int status, const std::string& body) const;
+
   /// `components.examples[name].value` (null when unknown).
   const nlohmann::json& example(const std::string& name) const;
   /// The first JSON request-body example of METHOD TEMPLATE (null when none).

@@ -23,6 +23,7 @@ case $secs in
 esac
 trap 'result cancelled "cancelled by SIGTERM"; exit 130' TERM
 env > "$dir/env.txt"
+cp "$dir/payload.json" "$dir/payload-seen.json"  # what the child got (the server removes its copy)
 echo "build   | hello from the job"
 # A run queued again after an interruption finishes at once.
 if grep -q 'attempt 2' "$dir/log" 2>/dev/null; then secs=0; fi

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -68,7 +70,7 @@ RunRequest push_run(const std::string& delivery, const std::string& ref, const s
 
 Submission push(const std::string& delivery, const std::string& ref = "refs/heads/quiet",
                 const std::string& sha = kSha1) {
-  return Submission{delivery, "push", {push_run(delivery, ref, sha)}, {}, true};
+  return Submission{delivery, "push", {push_run(delivery, ref, sha)}, {}, true, "", {}};
 }
 
 // ---- the queue ----
@@ -117,9 +119,49 @@ TEST(GroupCommit, ConcurrentDeliveriesEachGetTheirRunAndDuplicatesTheOriginal) {
   q->reset();
   auto again = Queue::open(dir.path());
   ASSERT_TRUE(again);
-  auto rows = (*again)->list(RunFilter{"", "", 0, 500});
+  RunFilter all;
+  all.limit = 500;
+  auto rows = (*again)->list(all);
   ASSERT_TRUE(rows);
   EXPECT_EQ(rows->size(), ids.size());
+}
+
+TEST(GroupCommit, TheWalIsCheckpointedOffTheWriter) {
+  // SQLite's automatic checkpoint ran inside the writer's commits (every delivery waiting for
+  // that commit waited for the copy too); it is off, and a thread of its own checkpoints. The
+  // WAL must still be copied back and started over: 40 MB of payloads leave it small.
+  TempDir dir;
+  auto q = Queue::open(dir.path());
+  ASSERT_TRUE(q) << q.error().str();
+  const std::string payload(100 * 1024, 'p');
+  constexpr int kThreads = 8, kEach = 50;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        Submission s = push("w-" + std::to_string(t) + "-" + std::to_string(i));
+        s.runs[0].payload = payload;
+        if (!(*q)->submit(s)) ++failures;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  // The log starts over (and is cut back to 16 MB, journal_size_limit) at the first commit
+  // after a checkpoint copied all of it; under load that may take a few more commits.
+  std::error_code ec;
+  std::uintmax_t wal = 0;
+  for (int i = 0; i < 100; ++i) {
+    wal = fs::file_size(dir.path() / "serve/queue.db-wal", ec);
+    ASSERT_FALSE(ec) << ec.message();
+    if (wal <= 16u << 20) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE((*q)->submit(push("after-" + std::to_string(i))));
+  }
+  EXPECT_LE(wal, 16u << 20) << "the WAL was never checkpointed";
+  auto counts = (*q)->count_by_status();
+  ASSERT_TRUE(counts);
+  EXPECT_GE((*counts)["queued"], kThreads * kEach);
 }
 
 TEST(SkipDecisions, AKnownSkipIsRecordedNotRun) {
@@ -160,7 +202,7 @@ TEST(SkipDecisions, AKnownSkipIsRecordedNotRun) {
   // A manual run is never a known skip.
   RunRequest manual = push_run("", "refs/heads/quiet", kSha1);
   manual.event = "manual";
-  r = (*q)->submit(Submission{"", "manual", {manual}, {}, true});
+  r = (*q)->submit(Submission{"", "manual", {manual}, {}, true, "", {}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->runs, std::vector<std::int64_t>{5});
   // A pull request into a branch nothing listens to; the repository's name in any case.
@@ -170,7 +212,7 @@ TEST(SkipDecisions, AKnownSkipIsRecordedNotRun) {
   ASSERT_TRUE((*q)->remember_skip(9, pr));
   pr.repo = "codertocat/hello-world";
   pr.delivery = "p2";
-  r = (*q)->submit(Submission{"p2", "pull_request", {pr}, {}, true});
+  r = (*q)->submit(Submission{"p2", "pull_request", {pr}, {}, true, "", {}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->ignored, "no workflow's on: matches a pull request into refs/heads/quiet at " + kSha2 +
                             " (decided by run 9)");
@@ -228,6 +270,60 @@ TEST(Config, CloneUrlMayBeALocalRepository) {
                              "http:// or https:// URL (or file:///PATH)");
 }
 
+TEST(Retention, FinishedRunsAndRunlessDeliveriesArePruned) {
+  TempDir dir;
+  auto q = Queue::open(dir.path());
+  ASSERT_TRUE(q) << q.error().str();
+  Report pending = Report::status(0, "Codertocat/Hello-World", kSha1, "pending", "queued", "", "wfrun");
+  for (int i = 1; i <= 4; ++i) {
+    const std::string d = "d" + std::to_string(i);
+    Submission s{d, "push", {push_run(d, "refs/heads/b" + std::to_string(i), kSha1)}, {pending}, false, "", {}};
+    ASSERT_TRUE((*q)->submit(s));
+  }
+  for (int id = 1; id <= 3; ++id) {
+    Report done = pending;
+    done.state = "success";
+    ASSERT_TRUE((*q)->finish(id, "success", "", done));
+  }
+  // A delivery answered from a skip decision: recorded without a run.
+  ASSERT_TRUE((*q)->remember_skip(3, push_run("d3", "refs/heads/b3", kSha1)));
+  auto skipped = (*q)->submit(push("s1", "refs/heads/b3", kSha1));
+  ASSERT_TRUE(skipped);
+  ASSERT_TRUE(skipped->runs.empty());
+
+  // Keep the newest finished run: 1 and 2 go with their statuses and deliveries; 4 still runs.
+  PrunePolicy keep_one;
+  keep_one.runs_count = 1;
+  auto p = (*q)->prune(keep_one, 1);  // one row per transaction: the batches add up
+  ASSERT_TRUE(p) << p.error().str();
+  EXPECT_EQ(p->runs, (std::vector<std::int64_t>{1, 2}));
+  EXPECT_EQ(p->deliveries, 2);
+  for (std::int64_t id : {1, 2}) {
+    EXPECT_FALSE(*(*q)->get(id)) << id;
+    EXPECT_TRUE((*q)->reports_of(id)->empty()) << id;
+  }
+  EXPECT_TRUE(*(*q)->get(3));
+  EXPECT_TRUE(*(*q)->get(4));
+  // A pruned delivery's id is forgotten; a kept one is still a duplicate.
+  auto again = (*q)->submit(push("d1", "refs/heads/other", kSha2));
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->duplicate);
+  again = (*q)->submit(push("d3", "refs/heads/other", kSha2));
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->duplicate);
+
+  // By age: the run-less delivery goes, and the decisions with the runs' age.
+  PrunePolicy by_age;
+  by_age.deliveries_before = now_seconds() + 1;
+  by_age.runs_before = 1;  // runs finished before 1970: none
+  p = (*q)->prune(by_age);
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->runs.empty());
+  EXPECT_EQ(p->deliveries, 1);
+  EXPECT_FALSE((*q)->submit(push("s1", "refs/heads/b3", kSha1))->duplicate);
+  ASSERT_TRUE((*q)->vacuum());
+}
+
 // ---- a real server ----
 
 const json& push_example() {
@@ -249,13 +345,13 @@ const json& push_example() {
 /// `wfrun serve` in `dir` with the fake runner in `mode`; killed at the end.
 class Server {
  public:
-  Server(const fs::path& dir, const std::string& mode) : dir_(dir) {
+  Server(const fs::path& dir, const std::string& mode, const std::string& extra = "") : dir_(dir) {
     std::ofstream(dir_ / "secret") << kSecret << "\n";
     std::ofstream(dir_ / "tokens") << kToken << "\n";
     std::ofstream(dir_ / "server.yaml")
         << "listen: 127.0.0.1:0\nwebhook: {secret-file: secret}\napi: {tokens-file: tokens}\n"
-        << "state-dir: state\nrunner: [/bin/sh, " << WFRUN_FAKE_RUNNER << ", " << mode << "]\n"
-        << "repositories: [Codertocat/Hello-World]\n";
+        << "state-dir: state\nrunner: [/bin/sh, " << WFRUN_FAKE_RUNNER << ", '" << mode << "']\n"
+        << "repositories: [Codertocat/Hello-World]\n" << extra;
   }
   ~Server() { stop(); }
 
@@ -363,6 +459,40 @@ TEST(ServeSkipDecisions, ASkipThatDoesNotSayWhyIsNotReused) {
   ASSERT_EQ(s.wait_final(1), "skipped");
   EXPECT_EQ(s.deliver(body, "guid-2").second, json::parse(R"({"runs":[2]})"));
   EXPECT_EQ(s.wait_final(2), "skipped");
+}
+
+TEST(ServeRetention, VacuumAndTheDispatcherPrune) {
+  REQUIRE_EXAMPLE();
+  TempDir dir;
+  Server s(dir.path(), "0", "retention: {runs: {count: 1}}\n");
+  ASSERT_TRUE(s.start()) << "see " << dir.path() / "server.log";
+  const std::string body = push_example().dump();
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_EQ(s.deliver(body, "guid-" + std::to_string(i)).first, 202);
+    ASSERT_EQ(s.wait_final(i), "success");
+  }
+  s.stop();
+  const fs::path runs = dir.path() / "state/serve/runs";
+  ASSERT_TRUE(fs::exists(runs / "1"));
+  const std::string cmd = "cd '" + dir.path().string() + "' && " + WFRUN_BIN +
+                          " serve --vacuum --config server.yaml > vacuum.out 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::stringstream out;
+  out << std::ifstream(dir.path() / "vacuum.out").rdbuf();
+  EXPECT_EQ(out.str().rfind("pruned 2 finished runs, 2 deliveries and 0 skip decisions; ", 0), 0u) << out.str();
+  EXPECT_FALSE(fs::exists(runs / "1"));
+  EXPECT_FALSE(fs::exists(runs / "2"));
+  EXPECT_TRUE(fs::exists(runs / "3"));
+  // The server prunes too: at its start, and every ten minutes.
+  ASSERT_TRUE(s.start());
+  EXPECT_EQ(s.run_count(), 1u);
+  ASSERT_EQ(s.deliver(body, "guid-4").first, 202);
+  ASSERT_EQ(s.wait_final(4), "success");
+  s.stop();
+  ASSERT_TRUE(s.start());
+  for (int i = 0; i < 100 && fs::exists(runs / "3"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(fs::exists(runs / "3"));
+  EXPECT_EQ(s.run_count(), 1u);
 }
 
 }  // namespace

@@ -335,44 +335,6 @@ TEST(RunLink, LinksSecretFromTheConfig) {
   EXPECT_EQ(c.error().str().substr(0, 45), "server.yaml:2:9: links: unknown key 'secret' ");
 }
 
-TEST(RunLink, PageEscapesEverything) {
-  json run = {{"id", 3},
-              {"status", "failure"},
-              {"message", "<script>alert(1)</script>"},
-              {"repo", "o/r"},
-              {"event", "push"},
-              {"ref", "refs/heads/a\"b"},
-              {"sha", "0123"},
-              {"queued_at", 1700000000.0},
-              {"started_at", 1700000001.0},
-              {"finished_at", 1700000066.0}};
-  json wfs = json::array({{{"path", ".wfrun/workflows/x<y>.yaml"},
-                           {"name", "n&m"},
-                           {"status", "failure"},
-                           {"jobs", json::array({{{"name", "fit<b>"},
-                                                  {"state", "failure"},
-                                                  {"started_at", 1700000002.0},
-                                                  {"finished_at", 1700000014.5},
-                                                  {"exit_code", 3},
-                                                  {"message", "it's 'bad'"}}})}}});
-  const std::string page = render_run_page(run, wfs, "k123");
-  EXPECT_EQ(page.find("<script>"), std::string::npos);
-  EXPECT_EQ(page.find("<b>"), std::string::npos);
-  EXPECT_NE(page.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos) << page;
-  EXPECT_NE(page.find("refs/heads/a&quot;b"), std::string::npos);
-  EXPECT_NE(page.find("n&amp;m"), std::string::npos);
-  EXPECT_NE(page.find("it&#39;s &#39;bad&#39;"), std::string::npos);
-  EXPECT_NE(page.find("<td>fit&lt;b&gt;</td>"), std::string::npos) << page;
-  EXPECT_NE(page.find("<td>12.5s</td>"), std::string::npos) << page;  // the job's duration
-  EXPECT_NE(page.find("<td>1m05s</td>"), std::string::npos) << page;  // the run's
-  // Log links are relative (a public URL may have a path) and carry the key.
-  EXPECT_NE(page.find("href=\"3/jobs/fit%3Cb%3E/log?key=k123&amp;workflow=.wfrun%2Fworkflows%2Fx%3Cy%3E.yaml\""),
-            std::string::npos)
-      << page;
-  EXPECT_NE(page.find("href=\"3/log?key=k123\""), std::string::npos);
-  EXPECT_EQ(page.find("http-equiv=\"refresh\""), std::string::npos);  // final: no reload
-}
-
 // ---- the server with the fixtures server ----
 
 class ServeLoop : public ::testing::Test {
@@ -466,23 +428,36 @@ TEST_F(ServeLoop, PendingThenFailureWithTheRunLink) {
   r = server_->get("/runs/1?key=" + key, false);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
-  EXPECT_NE(r->body.find("<h1>Run 1 <span class=\"s failure\">failure</span></h1>"), std::string::npos) << r->body;
-  EXPECT_NE(r->body.find("gated run: failure"), std::string::npos);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");  // the dashboard
+  // ... whose run page reads the run with the same key (the API, read-only).
+  r = server_->get("/api/runs/1?key=" + key, false);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  json page = json::parse(r->body);
+  EXPECT_EQ(page["status"], "failure");
+  EXPECT_NE(page["message"].get<std::string>().find("gated run: failure"), std::string::npos) << r->body;
+  EXPECT_EQ(page["can_cancel"], false);
+  EXPECT_EQ(page["can_rerun"], false);
   r = server_->get("/runs/1/log?key=" + key, false);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_NE(r->body.find("build   | gated run"), std::string::npos) << r->body;
-  for (const std::string& p : std::vector<std::string>{"/runs/1", "/runs/1?key=", "/runs/1?key=" + run_key(keys(), 2),
-                               "/runs/1?key=" + std::string(32, '0'), "/runs/2?key=" + key,
-                               "/runs/1/log?key=" + run_key(keys(), 2), "/runs/1x?key=" + key, "/runs"}) {
+  for (const std::string& p : std::vector<std::string>{"/api/runs/1", "/api/runs/1?key=", "/api/runs/1?key=" + run_key(keys(), 2),
+                               "/api/runs/1?key=" + std::string(32, '0'), "/api/runs/2?key=" + key,
+                               "/api/runs?key=" + key, "/runs/1/log?key=" + run_key(keys(), 2),
+                               "/runs/1x?key=" + key, "/runs"}) {
     r = server_->get(p, false);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 401) << p;
     EXPECT_EQ(r->body, "{\"error\":\"unauthorized\"}\n") << p;
   }
-  // An API token opens the page as well.
-  r = server_->get("/runs/1");
+  // The page itself holds no data: without a key it is the sign-in page.
+  r = server_->get("/runs/1", false);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  // An API token reads the run as well.
+  r = server_->get("/api/runs/1");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   // No token in the server's log, the queue or the run's files.
@@ -758,16 +733,20 @@ TEST_F(ServeLoop, FullLoopPushCloneRunReport) {
   EXPECT_EQ(r->status, 200);
   EXPECT_NE(r->body.find("sha=" + sha), std::string::npos) << r->body;
 
-  // The status's link: the page lists the job, and its log link works with the same key.
+  // The status's link: the run page's data lists the job, and its logs work with the same key.
   const std::string key = run_key(keys(), 1);
-  r = server_->get("/runs/1?key=" + key, false);
+  r = server_->get("/api/runs/1?key=" + key, false);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200);
-  const std::string job_href = "1/jobs/show/log?key=" + key + "&amp;workflow=.wfrun%2Fworkflows%2Fci.yaml";
-  EXPECT_NE(r->body.find("href=\"" + job_href + "\""), std::string::npos) << r->body;
-  EXPECT_NE(r->body.find("<td>show</td><td><span class=\"s succeeded\">succeeded</span></td>"), std::string::npos)
-      << r->body;
-  EXPECT_NE(r->body.find("<code>" + sha + "</code>"), std::string::npos);
+  json linked = json::parse(r->body);
+  EXPECT_EQ(linked["sha"], sha);
+  ASSERT_EQ(linked["workflows"][0]["jobs"].size(), 1u);
+  EXPECT_EQ(linked["workflows"][0]["jobs"][0]["name"], "show");
+  EXPECT_EQ(linked["workflows"][0]["jobs"][0]["state"], "succeeded");
+  r = server_->get("/api/runs/1/jobs/show/log?key=" + key + "&from=-65536", false);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("sha=" + sha), std::string::npos) << r->body;
   r = server_->get("/runs/1/jobs/show/log?key=" + key + "&workflow=.wfrun%2Fworkflows%2Fci.yaml", false);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);

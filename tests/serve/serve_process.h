@@ -12,8 +12,10 @@
 namespace wfrun::serve::testing {
 
 /// Starts `WFRUN_BIN serve --config server.yaml` in `dir` (stderr to dir/server.log) and waits
-/// for its first line, which names the port. False if it did not say one.
-inline bool start_serve(const std::filesystem::path& dir, pid_t& pid, int& port) {
+/// for its first line, which names the port. False if it did not say one. `extra`: one more
+/// argument (a flag such as --catch-up).
+inline bool start_serve(const std::filesystem::path& dir, pid_t& pid, int& port,
+                        const char* extra = nullptr) {
   port = 0;
   int out[2];
   if (::pipe(out) != 0) return false;
@@ -24,7 +26,7 @@ inline bool start_serve(const std::filesystem::path& dir, pid_t& pid, int& port)
     ::dup2(err, 2);
     ::close(out[0]);
     if (::chdir(dir.c_str()) != 0) ::_exit(126);
-    ::execl(WFRUN_BIN, WFRUN_BIN, "serve", "--config", "server.yaml", static_cast<char*>(nullptr));
+    ::execl(WFRUN_BIN, WFRUN_BIN, "serve", "--config", "server.yaml", extra, static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ::close(out[1]);

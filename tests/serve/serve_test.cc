@@ -23,6 +23,7 @@
 
 #include "http/serve/config.h"
 #include "tests/serve/serve_process.h"
+#include "http/serve/request_head.h"
 #include "http/serve/signature.h"
 #include "http/serve/webhook.h"
 
@@ -92,6 +93,87 @@ TEST(Signature, GithubTestVector) {
                                 "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"));
   EXPECT_FALSE(verify_signature("x", "Hello, World!", ""));
   EXPECT_FALSE(verify_signature("x", "Hello, World!", "sha1=0123"));
+}
+
+// `executor:` says where the runs' jobs run; serve-run gets it from the same file.
+TEST(Config, ExecutorBlock) {
+  char env0[] = "HOOK=s3cret";
+  char* env[] = {env0, nullptr};
+  auto c = parse_config(
+      "webhook: {secret-env: HOOK}\nrepositories: [o/r]\nexecutor: {kind: slurm, partition: gpu}\n",
+      "server.yaml", env);
+  ASSERT_TRUE(c) << c.error().str();
+  ASSERT_TRUE(c->executor);
+  EXPECT_EQ(c->executor->kind, "slurm");
+  EXPECT_EQ(c->executor->slurm.placement.partition, "gpu");
+  c = parse_config("webhook: {secret-env: HOOK}\nrepositories: [o/r]\n", "server.yaml", env);
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->executor);
+  c = parse_config(
+      "webhook: {secret-env: HOOK}\nrepositories: [o/r]\nexecutor: {kind: slurm, qoss: x}\n",
+      "server.yaml", env);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().str().substr(0, 57),
+            "server.yaml:3:25: executor: unknown key 'qoss' (did you m");
+}
+
+TEST(Signature, IncrementalEqualsWhole) {
+  // The front end computes the HMAC as the body arrives, in whatever pieces the socket gives.
+  const std::string key = "It's a Secret to Everybody", body = "Hello, World!";
+  for (size_t cut = 0; cut <= body.size(); ++cut) {
+    HmacSha256 h(key);
+    h.update(std::string_view(body).substr(0, cut));
+    h.update(std::string_view(body).substr(cut));
+    const std::string mac = h.hex();
+    EXPECT_EQ(mac, "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17") << cut;
+    EXPECT_TRUE(signature_matches(mac, "sha256=" + mac));
+    EXPECT_TRUE(signature_matches(mac, "sha256=757107EA0EB2509FC211221CCE984B8A37570B6D7586C22C46F4379C8B043E17"));
+  }
+  // An empty key is a valid HMAC key (RFC 2104), not a failure.
+  EXPECT_EQ(hmac_sha256_hex("", ""), "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+  // The shape is checked before any comparison: 64 hex digits after `sha256=`.
+  EXPECT_TRUE(signature_shaped("sha256=" + std::string(64, 'a')));
+  EXPECT_FALSE(signature_shaped("sha256=" + std::string(63, 'a')));
+  EXPECT_FALSE(signature_shaped("sha256=" + std::string(63, 'a') + "g"));
+  EXPECT_FALSE(signature_shaped("sha1=" + std::string(40, 'a')));
+  EXPECT_FALSE(signature_matches(std::string(64, 'a'), "sha256=" + std::string(63, 'a') + "g"));
+}
+
+TEST(RequestHead, FramingIsCheckedOnTheRawBytes) {
+  auto parse = [](const std::string& headers, std::string* why = nullptr) {
+    RequestHead h;
+    std::string bytes, w;
+    bool expect = false;
+    const int status = parse_request_head("POST /webhook HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n", h,
+                                          bytes, expect, &w);
+    if (why) *why = w;
+    return status;
+  };
+  std::string why;
+  EXPECT_EQ(parse("Content-Length: 5\r\n"), 0);
+  // The request-smuggling shape: once decoded as chunked and accepted.
+  EXPECT_EQ(parse("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", &why), 400);
+  EXPECT_EQ(why, "Content-Length and Transfer-Encoding together are not accepted");
+  EXPECT_EQ(parse("Transfer-Encoding: chunked\r\n"), 411);
+  EXPECT_EQ(parse("Content-Length: 5\r\nContent-Length: 6\r\n"), 400);
+  EXPECT_EQ(parse("Content-Length: 5\r\nContent-Length: 5\r\n"), 0);
+  EXPECT_EQ(parse("Content-Length: -5\r\n"), 400);
+  EXPECT_EQ(parse("Content-Encoding: gzip\r\n"), 415);
+  EXPECT_EQ(parse(std::string("X-GitHub-Event: ping\0push\r\n", 27), &why), 400);
+  EXPECT_EQ(why, "header X-GitHub-Event: control characters are not accepted");
+  EXPECT_EQ(parse(" folded\r\n"), 400);
+  RequestHead h;
+  std::string bytes;
+  bool expect = false;
+  EXPECT_EQ(parse_request_head("GET /a HTTP/2.0\r\n\r\n", h, bytes, expect, &why), 505);
+  h.peer = "127.0.0.1";
+  ASSERT_EQ(parse_request_head("GET /api/runs?x=1 HTTP/1.1\r\nACCEPT:  text/plain \r\n"
+                               "Expect: 100-continue\r\n\r\n", h, bytes, expect, &why), 0);
+  EXPECT_EQ(h.path, "/api/runs");
+  EXPECT_EQ(h.header("Accept"), "text/plain");
+  EXPECT_EQ(h.peer, "127.0.0.1");
+  EXPECT_TRUE(expect);
+  EXPECT_EQ(bytes.find("Expect"), std::string::npos);  // answered by the front end, not httplib
 }
 
 TEST(Config, ErrorsNameFileLineColumn) {
@@ -366,7 +448,9 @@ TEST_F(Serve, DeliveriesAndAnswers) {
   EXPECT_EQ(req["event"], "push");
   EXPECT_EQ(req["repo"], "Codertocat/Hello-World");
   EXPECT_EQ(req["delivery"], "guid-1");
-  EXPECT_EQ(json::parse(std::ifstream(rd / "payload.json")), json::parse(body));
+  EXPECT_EQ(json::parse(std::ifstream(rd / "payload-seen.json")), json::parse(body));
+  // The payload is kept once, in queue.db: the child's copy went with the child.
+  EXPECT_FALSE(fs::exists(rd / "payload.json"));
   std::stringstream env;
   env << std::ifstream(rd / "env.txt").rdbuf();
   EXPECT_EQ(env.str().find(kSecret), std::string::npos);
