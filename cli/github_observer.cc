@@ -45,15 +45,15 @@ std::string run_state(engine::RunState s) {
   }
 }
 
-class GithubObserver : public engine::RunObserver {
+class GithubObserver : public ForwardingObserver {
  public:
   GithubObserver(http::GithubReportConfig config, http::ReportTarget target, std::string workflow,
                  engine::RunObserver& inner, const GithubReportSettings& settings)
-      : config_(std::move(config)),
+      : ForwardingObserver(inner),
+        config_(std::move(config)),
         target_(std::move(target)),
         workflow_(std::move(workflow)),
         run_url_(settings.run_url),
-        inner_(inner),
         client_(http::make_report_client(config_, client_options(settings))) {}
 
   void run_started(const engine::RunResult& run) override {
@@ -64,19 +64,11 @@ class GithubObserver : public engine::RunObserver {
     else
       warn(st.error());
   }
-  void job_started(const std::string& job, int attempt) override {
-    inner_.job_started(job, attempt);
-  }
-  void job_output(const std::string& job, std::string_view line) override {
-    inner_.job_output(job, line);
-  }
-  void job_finished(const engine::JobResult& job) override { inner_.job_finished(job); }
   void run_finished(const engine::RunResult& run) override {
     if (auto r = http::report_run_finish(client_, config_, target_, report(run), state_); !r)
       warn(r.error());
     inner_.run_finished(run);
   }
-  void heartbeat() override { inner_.heartbeat(); }
 
  private:
   static http::ClientOptions client_options(const GithubReportSettings& settings) {
@@ -112,7 +104,6 @@ class GithubObserver : public engine::RunObserver {
   http::ReportTarget target_;
   std::string workflow_;
   std::string run_url_;
-  engine::RunObserver& inner_;
   http::GithubClient client_;
   http::ReportState state_;
 };

@@ -16,6 +16,7 @@
 
 #include "base/fd.h"
 #include "base/strings.h"
+#include "cli/docs_commands.h"
 #include "cli/git_commands.h"
 #include "cli/github_observer.h"
 #include "cli/gpu_commands.h"
@@ -25,11 +26,19 @@
 #include "cli/seed_command.h"
 #include "cli/serve_command.h"
 #include "cli/serve_run.h"
+#include "cli/data_commands.h"
+#include "cli/serve_workflows.h"
 #include "cli/store_commands.h"
 #include "cli/terminal.h"
+#include "cli/ui_command.h"
 #include "engine/actions.h"
+#include "engine/executors.h"
 #include "engine/notebook/notebook_action.h"
+#include "engine/slurm/shim.h"
+#include "engine/slurm/slurm_executor.h"
+#include "engine/resume.h"
 #include "engine/run.h"
+#include "engine/store.h"
 #include "git/actions.h"
 #include "workflows/graph.h"
 #include "workflows/parser.h"
@@ -49,6 +58,8 @@ struct RunArgs {
   std::string file;
   std::vector<std::string> inputs, secrets;
   std::string inputs_file, secrets_file, event_file, container_runtime, paths = "auto";
+  std::string executor, executor_config;
+  std::string resume;  // --resume RUN
   int jobs = 0;
   double metrics_interval = 1;
   bool dry_run = false, quiet = false, allow_missing_gpus = false, all_gpus_visible = false;
@@ -56,21 +67,90 @@ struct RunArgs {
 
 Result<workflows::Workflow> load(const std::string& file) { return workflows::load_workflow(file); }
 
+// --resume RUN: the run's id and, when no file is given, the workflow file it ran.
+Result<std::int64_t> resumed_run(const RunArgs& a, const std::string& state_dir,
+                                 std::string& file) {
+  auto id = parse_run_id(a.resume);
+  if (!id) return Error("--resume: " + id.error().message());
+  if (!file.empty()) return *id;
+  auto store = engine::RunStore::open(state_dir);
+  if (!store) return store.error();
+  auto rec = store->get_run(*id);
+  if (!rec)
+    return Error("cannot resume run " + a.resume + ": " + rec.error().message() +
+                 " (see `wfrun runs`)");
+  file = rec->workflow_file;
+  return *id;
+}
+
+// --resume without --executor or --executor-config: the jobs run where the resumed run ran them,
+// so that an attempt still on a cluster is followed there. A job that now runs elsewhere
+// starts again, and the user is told that its earlier attempt may still be running.
+Status resume_executor(const RunArgs& a, const workflows::Workflow& wf, engine::ResumePlan& plan,
+                       engine::RunOptions& opts) {
+  const std::string run = "run " + std::to_string(plan.from);
+  if (a.executor.empty() && a.executor_config.empty()) {
+    if (!plan.executor_config_file.empty()) {
+      auto ex = workflows::load_executor_settings(plan.executor_config_file);
+      if (!ex)
+        return Error(ex.error().message() + " (" + run + " used --executor-config " +
+                     plan.executor_config_file + "; give --executor-config FILE to resume it)");
+      opts.executor = std::move(*ex);
+      opts.executor_config_file = plan.executor_config_file;
+    }
+    opts.executor_kind = plan.executor_kind;
+    if (!plan.executor_kind.empty())
+      std::fprintf(stderr, "wfrun: --executor %s, as %s had\n", plan.executor_kind.c_str(), run.c_str());
+  }
+  auto kinds = engine::job_executors(wf, opts);
+  if (!kinds) return kinds.error();
+  for (size_t i = 0; i < wf.jobs.size(); ++i) {
+    const std::string& name = wf.jobs[i].name;
+    auto before = plan.executor_of.find(name);
+    if (!plan.adopt.count(name) || before == plan.executor_of.end() || before->second == (*kinds)[i])
+      continue;
+    plan.adopt.erase(name);
+    std::fprintf(stderr,
+                 "wfrun: job '%s' ran on %s in %s and runs on %s now: it starts again, and its "
+                 "attempt on %s may still be running there\n",
+                 name.c_str(), before->second.c_str(), run.c_str(), (*kinds)[i].c_str(),
+                 before->second.c_str());
+  }
+  return {};
+}
+
 int cmd_run(const RunArgs& a, const std::string& state_flag) {
-  auto wf = load(a.file);
+  const std::string state_dir = resolve_state_dir(state_flag);
+  std::string file = a.file;
+  std::int64_t resume = 0;
+  if (!a.resume.empty()) {
+    auto id = resumed_run(a, state_dir, file);
+    if (!id) return fail(id.error());
+    resume = *id;
+  }
+  if (file.empty()) return fail(Error("no workflow file given: `wfrun run FILE`"));
+  auto wf = load(file);
   if (!wf) return fail(wf.error());
 
   // Secrets: environment first, then the file, then --secret (the most specific wins).
-  engine::RunOptions opts = base_run_options(resolve_state_dir(state_flag));
+  engine::RunOptions opts = base_run_options(state_dir);
   opts.max_parallel = a.jobs;
   opts.allow_missing_gpus = a.allow_missing_gpus;
   opts.all_gpus_visible = a.all_gpus_visible;
   opts.metrics_interval = a.metrics_interval;
   if (!a.container_runtime.empty()) opts.container_runtime = a.container_runtime;
+  if (!a.executor_config.empty()) {
+    auto ex = workflows::load_executor_settings(a.executor_config);
+    if (!ex) return fail(ex.error());
+    opts.executor = std::move(*ex);
+    std::error_code ec;
+    opts.executor_config_file = std::filesystem::absolute(a.executor_config, ec).lexically_normal().string();
+  }
+  opts.executor_kind = a.executor;
   if (a.paths == "namespace") opts.path_mode = engine::PathMode::kNamespace;
   else if (a.paths == "rewrite") opts.path_mode = engine::PathMode::kRewrite;
   std::error_code ec;
-  opts.workflow_dir = std::filesystem::absolute(a.file, ec).parent_path().string();
+  opts.workflow_dir = std::filesystem::absolute(file, ec).parent_path().string();
 
   if (!a.secrets_file.empty()) {
     auto s = load_secrets_file(a.secrets_file);
@@ -93,7 +173,7 @@ int cmd_run(const RunArgs& a, const std::string& state_flag) {
     if (!wf->input(kv->first)) {
       std::vector<std::string> names;
       for (const auto& i : wf->inputs) names.push_back(i.name);
-      return fail(Error("--input " + kv->first + ": the workflow " + a.file +
+      return fail(Error("--input " + kv->first + ": the workflow " + file +
                         " declares no input '" + kv->first + "'" +
                         did_you_mean(kv->first, names)));
     }
@@ -114,13 +194,29 @@ int cmd_run(const RunArgs& a, const std::string& state_flag) {
     }
   }
 
+  if (resume) {
+    auto store = engine::RunStore::open(state_dir);
+    if (!store) return fail(store.error());
+    auto plan = engine::plan_resume(*store, resume, *wf);
+    if (!plan) return fail(plan.error());
+    for (const auto& note : plan->notes) std::fprintf(stderr, "wfrun: %s\n", note.c_str());
+    std::vector<std::string> reused;
+    for (const auto& job : wf->jobs)
+      if (plan->reuse.count(job.name)) reused.push_back(job.name);
+    std::fprintf(stderr, "wfrun: resuming run %lld: %s\n", static_cast<long long>(resume),
+                 reused.empty() ? "no job can be reused, all run again"
+                                : ("reusing " + join(reused, ", ") + "; the rest run again").c_str());
+    if (auto s = resume_executor(a, *wf, *plan, opts); !s) return fail(s.error());
+    engine::resume_with(std::move(*plan), opts);
+  }
+
   if (a.dry_run) {
     auto secrets_ok = workflows::check_secrets(
         *wf, [&](const std::string& n) { return opts.secrets.count(n) > 0; });
     if (!secrets_ok) return fail(secrets_ok.error());
     auto plan = engine::plan_run(*wf, opts);
     if (!plan) return fail(plan.error());
-    std::printf("plan for %s:\n", a.file.c_str());
+    std::printf("plan for %s:\n", file.c_str());
     for (const auto& line : *plan) std::printf("  %s\n", line.c_str());
     return kExitOk;
   }
@@ -172,6 +268,7 @@ std::vector<std::string> expand_shorthand(int argc, char** argv,
 int real_main(int argc, char** argv) {
   notebook::register_notebook_action(engine::default_actions());
   git::register_git_actions(engine::default_actions());
+  slurm::register_slurm_executor();
   CLI::App app{"wfrun — run Gradient-style YAML workflows and notebooks on this machine"};
   app.name("wfrun");
   app.set_version_flag("--version", std::string("wfrun ") + WFRUN_VERSION);
@@ -183,7 +280,10 @@ int real_main(int argc, char** argv) {
 
   RunArgs ra;
   auto* run = app.add_subcommand("run", "run a workflow (`wfrun FILE` is the same)");
-  run->add_option("file", ra.file, "the workflow file")->required();
+  run->add_option("file", ra.file, "the workflow file (with --resume: the run's, by default)");
+  run->add_option("--resume", ra.resume,
+                  "RUN: run again the jobs of run RUN that did not succeed (and the jobs that "
+                  "need them), reusing what the others made");
   run->add_option("--input", ra.inputs, "NAME=VALUE: set a workflow input (repeatable)");
   run->add_option("--inputs-file", ra.inputs_file,
                   "Gradient inputs file: {\"inputs\": {NAME: {\"value\": ...}}} (JSON or YAML)");
@@ -205,6 +305,13 @@ int real_main(int argc, char** argv) {
   run->add_option("--metrics-interval", ra.metrics_interval,
                   "seconds between samples of GPU, CPU and memory use (default 1; 0: no metrics)")
       ->check(CLI::NonNegativeNumber);
+  run->add_option("--executor", ra.executor,
+                  "where jobs run: local (this machine) or slurm (one sbatch per job); a job's "
+                  "own executor: wins")
+      ->check(CLI::IsMember(workflows::executor_kinds()));
+  run->add_option("--executor-config", ra.executor_config,
+                  "a YAML file with an executor: block (kind, partition, account, qos, ...; see "
+                  "docs/scaling.md), e.g. server.yaml");
   run->add_flag("--dry-run", ra.dry_run, "check everything and print the plan; run nothing");
   run->add_flag("-q,--quiet", ra.quiet, "print only the summary");
   run->callback([&] { exit_code = cmd_run(ra, state_dir); });
@@ -221,12 +328,22 @@ int real_main(int argc, char** argv) {
   graph->callback([&] { exit_code = cmd_graph(gfile, gformat); });
 
   add_store_commands(app, state_dir, exit_code);
+  add_data_commands(app, state_dir, exit_code);
   add_notebook_commands(app, exit_code);
   add_gpu_commands(app, state_dir, exit_code);
   add_git_commands(app, exit_code);
   add_seed_command(app, exit_code);
   add_serve_command(app, state_dir, exit_code);
   add_serve_run_command(app, state_dir, exit_code);
+  add_serve_workflows_command(app, state_dir, exit_code);
+  add_ui_command(app, state_dir, exit_code);
+  add_docs_commands(app, exit_code);  // last: it documents the commands above
+
+  std::string shim_dir;
+  auto* shim = app.add_subcommand("job-shim", "run one attempt of a Slurm job (the batch script's)");
+  shim->group("");  // internal: not in --help
+  shim->add_option("dir", shim_dir, "the attempt's folder")->required();
+  shim->callback([&] { exit_code = slurm::run_job_shim(shim_dir); });
 
   std::vector<std::string> names;
   for (auto* sc : app.get_subcommands([](CLI::App*) { return true; })) names.push_back(sc->get_name());

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -183,10 +184,24 @@ Result<std::int64_t> parse_run_id(const std::string& text) {
 }
 
 std::string resolve_state_dir(const std::string& flag) {
-  if (!flag.empty()) return flag;
-  if (const char* h = std::getenv("WFRUN_HOME"); h && *h) return h;
-  const char* home = std::getenv("HOME");
-  return std::string(home && *home ? home : ".") + "/.wfrun";
+  std::string dir;
+  if (!flag.empty()) {
+    dir = flag;
+  } else if (const char* h = std::getenv("WFRUN_HOME"); h && *h) {
+    dir = h;
+  } else {
+    const char* home = std::getenv("HOME");
+    dir = std::string(home && *home ? home : ".") + "/.wfrun";
+  }
+  // Absolute: a relative folder means another one to a job started elsewhere (a Slurm node
+  // starts it in its own folder) and to a later wfrun run from another directory. Not
+  // normalized: `link/..` must stay what the kernel makes of it.
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(dir, ec);
+  if (ec) return dir;
+  std::string out = abs.string();
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
 }
 
 }  // namespace wfrun::cli

@@ -13,17 +13,47 @@
 namespace wfrun::cli {
 namespace {
 
-// The signal self-pipe: SIGINT/SIGTERM write one byte; the engine cancels the run when its
-// read end becomes readable.
+// The signal self-pipe: SIGINT/SIGTERM write one byte each; the engine cancels the run at the
+// first and kills its jobs at once at the second.
 int g_signal_pipe[2] = {-1, -1};
 volatile sig_atomic_t g_interrupted = 0;
+// Whether a run's loop is reading the pipe. When none is (checks before the run, the clone of
+// serve-run, the report after it), a second signal ends wfrun at once; the run's guard kills
+// whatever jobs are left.
+volatile sig_atomic_t g_engine_listening = 0;
 
-void on_signal(int) {
-  g_interrupted = 1;
+void on_signal(int sig) {
   int saved = errno;
+  const bool again = g_interrupted != 0;
+  g_interrupted = 1;
   if (g_signal_pipe[1] >= 0) (void)!::write(g_signal_pipe[1], "x", 1);
+  if (again && !g_engine_listening) ::_exit(130);
+  static const char kFirst[] = "\nwfrun: stopping; Ctrl-C again kills the jobs at once\n";
+  static const char kFirstTerm[] = "wfrun: stopping; a second signal kills the jobs at once\n";
+  static const char kAgain[] = "\nwfrun: killing the jobs\n";
+  if (again)
+    (void)!::write(STDERR_FILENO, kAgain, sizeof kAgain - 1);
+  else if (sig == SIGINT)
+    (void)!::write(STDERR_FILENO, kFirst, sizeof kFirst - 1);
+  else
+    (void)!::write(STDERR_FILENO, kFirstTerm, sizeof kFirstTerm - 1);
   errno = saved;
 }
+
+/// Passes everything on to `inner`, and tells the signal handler while the run's loop runs.
+class ListeningObserver : public ForwardingObserver {
+ public:
+  using ForwardingObserver::ForwardingObserver;
+  ~ListeningObserver() override { g_engine_listening = 0; }
+  void run_started(const engine::RunResult& run) override {
+    inner_.run_started(run);
+    g_engine_listening = 1;
+  }
+  void run_finished(const engine::RunResult& run) override {
+    g_engine_listening = 0;
+    inner_.run_finished(run);
+  }
+};
 
 }  // namespace
 
@@ -58,7 +88,8 @@ Result<engine::RunResult> run_checked(const workflows::Workflow& wf, const engin
   if (!secrets_ok) return secrets_ok.error();
   // The workflow's `github:` block reports the run to GitHub around the printer.
   auto reporter = make_github_observer(wf, opts, printer, github);
-  return engine::run_workflow(wf, opts, reporter ? *reporter : printer);
+  ListeningObserver listening(reporter ? *reporter : printer);
+  return engine::run_workflow(wf, opts, listening);
 }
 
 }  // namespace wfrun::cli

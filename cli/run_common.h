@@ -11,7 +11,9 @@
 namespace wfrun::cli {
 
 /// Installs the SIGINT/SIGTERM handlers (once) and returns the read end of their self-pipe,
-/// for RunOptions::cancel_fd: it becomes readable when a signal arrives. -1 if no pipe.
+/// for RunOptions::cancel_fd: one byte arrives per signal. The engine cancels the run at the
+/// first and kills its jobs at once at the second; a second signal while no run's loop is
+/// listening (before or after the run) ends wfrun at once (exit 130). -1 if no pipe.
 int install_signal_pipe();
 /// Whether SIGINT or SIGTERM arrived since install_signal_pipe().
 bool interrupted();

@@ -14,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "base/self_exe.h"
 #include "git/seed.h"
 
 extern char** environ;
@@ -28,9 +29,7 @@ struct SeedArgs {
 
 // `wfrun nbrun NOTEBOOK` with this very binary; its exit code.
 int run_notebook(const std::string& notebook) {
-  std::error_code ec;
-  std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
-  if (ec) self = "wfrun";
+  std::string self = self_exe();
   std::vector<std::string> args = {self, "nbrun", notebook};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

@@ -99,6 +99,12 @@ Result<Request> parse_request(const std::string& text) {
   if (r.event == "push" && !starts_with(r.ref, "refs/heads/") && !starts_with(r.ref, "refs/tags/"))
     return field_error("ref", "a push must be to refs/heads/NAME or refs/tags/NAME, got '" + r.ref +
                                   "'");
+  // A ref is matched against `on:` filters and handed to git: no control bytes (a NUL once cut
+  // "refs/heads/main\0x" down to a match for `only: main`).
+  for (const auto& [name, v] :
+       {std::pair<const char*, const std::string*>{"ref", &r.ref}, {"base_ref", &r.base_ref}})
+    for (unsigned char c : *v)
+      if (c < 0x20 || c == 0x7f) return field_error(name, "must not contain control characters");
   if (r.event == "pull_request" && r.base_ref.empty())
     return field_error("base_ref", "missing (it is required for pull_request events)");
   if (r.event != "manual" && !r.workflow.empty())

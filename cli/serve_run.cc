@@ -24,6 +24,8 @@
 #include "cli/run_common.h"
 #include "cli/serve_request.h"
 #include "cli/terminal.h"
+#include "engine/resume.h"
+#include "engine/store.h"
 #include "git/clone_cache.h"
 #include "git/git.h"
 #include "workflows/parser.h"
@@ -110,8 +112,8 @@ std::string pull_head_ref(const Request& r, const json& payload) {
 
 class ServeRun {
  public:
-  ServeRun(std::string state_dir, std::string rundir)
-      : state_dir_(std::move(state_dir)), rundir_(std::move(rundir)) {
+  ServeRun(std::string state_dir, std::string rundir, workflows::ExecutorSettings executor)
+      : state_dir_(std::move(state_dir)), rundir_(std::move(rundir)), executor_(std::move(executor)) {
     git_token_ = env_or_empty("WFRUN_GIT_TOKEN");
     github_token_ = env_or_empty("WFRUN_GITHUB_TOKEN");
     if (!git_token_.empty()) redactor_.add(git_token_);
@@ -287,15 +289,38 @@ class ServeRun {
     return summarize(std::move(outcomes));
   }
 
+  // The server queued this run again after it stopped mid-run: the workflow's earlier run for
+  // it, interrupted, is resumed as `wfrun run --resume` would. Its jobs that succeeded are
+  // taken as they finished, and attempts still running on a cluster (Slurm jobs outlive
+  // wfrun) are followed instead of submitted again.
+  void resume_earlier(const workflows::Workflow& wf, const std::string& path, engine::RunOptions& opts) {
+    if (req_.run_id <= 0) return;
+    auto store = engine::RunStore::open(state_dir_);
+    if (!store) return;
+    auto earlier = store->last_run_of(req_.run_id, path);
+    if (!earlier || *earlier == 0) return;
+    auto rec = store->get_run(*earlier);
+    if (!rec || rec->state != engine::RunState::kInterrupted) return;
+    auto plan = engine::plan_resume(*store, *earlier, wf);
+    if (!plan) {
+      say(path + ": starting over: " + plan.error().message());
+      return;
+    }
+    say(path + ": resuming run " + std::to_string(*earlier) + ", which the server's stop interrupted");
+    engine::resume_with(std::move(*plan), opts);
+  }
+
   void run_one(const workflows::Workflow& wf, Outcome& o) {
     say("running " + o.path);
     engine::RunOptions opts = base_run_options(state_dir_);
+    opts.executor = executor_;
     // The workflows' `github:` blocks and git actions use the GITHUB_TOKEN secret.
     if (!github_token_.empty() && !opts.secrets.count("GITHUB_TOKEN"))
       opts.secrets["GITHUB_TOKEN"] = github_token_;
     opts.workflow_dir = checkout_dir_;
     opts.event = event();
     opts.cancel_fd = cancel_fd_;
+    opts.trigger = {req_.event, req_.repo, req_.ref, req_.sha, req_.run_id};
     std::string url = git::redact_url(req_.clone_url);
     std::string ref = req_.ref.empty() ? req_.sha : req_.ref;
     opts.env = {{"WFRUN_GIT_SHA", req_.sha},
@@ -314,6 +339,7 @@ class ServeRun {
       }
       opts.inputs[k] = v;
     }
+    resume_earlier(wf, o.path, opts);
     GithubReportSettings gh{req_.github_api, req_.ca_file, req_.target_url};
     TerminalPrinter printer(stdout, false);
     auto result = run_checked(wf, opts, printer, gh);
@@ -378,6 +404,7 @@ class ServeRun {
   }
 
   std::string state_dir_, rundir_, checkout_dir_;
+  workflows::ExecutorSettings executor_;
   std::string git_token_, github_token_;
   Redactor redactor_;
   Request req_;
@@ -389,17 +416,29 @@ class ServeRun {
 
 void add_serve_run_command(CLI::App& app, const std::string& state_dir, int& exit_code) {
   auto rundir = std::make_shared<std::string>();
+  auto executor_config = std::make_shared<std::string>();
   auto* sc = app.add_subcommand("serve-run", "run one queued webhook run (started by wfrun serve)");
   sc->group("");  // internal: not in --help
   sc->add_option("--dir", *rundir, "the run's folder: request.json, payload.json")->required();
-  sc->callback([rundir, &state_dir, &exit_code] {
+  sc->add_option("--executor-config", *executor_config, "server.yaml, for its executor: block");
+  sc->callback([rundir, executor_config, &state_dir, &exit_code] {
     // stdout is the run's log file, which `GET .../log?follow=1` streams: a line at a time.
     std::fflush(stdout);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     std::error_code ec;
     std::string dir = fs::absolute(*rundir, ec).string();
     std::string state = fs::absolute(resolve_state_dir(state_dir), ec).string();
-    exit_code = ServeRun(state, dir).run();
+    workflows::ExecutorSettings executor;
+    if (!executor_config->empty()) {
+      auto ex = workflows::load_executor_settings(*executor_config);
+      if (!ex) {
+        std::fprintf(stderr, "wfrun: serve-run: %s\n", ex.error().str().c_str());
+        exit_code = 2;
+        return;
+      }
+      executor = std::move(*ex);
+    }
+    exit_code = ServeRun(state, dir, std::move(executor)).run();
   });
 }
 

@@ -16,6 +16,7 @@
 #include "base/strings.h"
 #include "cli/options.h"
 #include "cli/terminal.h"
+#include "engine/run_result.h"
 #include "engine/store.h"
 
 namespace wfrun::cli {
@@ -41,18 +42,6 @@ Result<engine::RunRecord> find_run(engine::RunStore& store, const std::string& t
   auto id = parse_run_id(text);
   if (!id) return id.error();
   return store.get_run(*id);
-}
-
-engine::RunResult to_result(const engine::RunRecord& r) {
-  engine::RunResult out;
-  out.id = r.id;
-  out.number = r.number;
-  out.dir = r.dir;
-  out.state = r.state;
-  out.started = r.started;
-  out.finished = r.finished;
-  out.jobs = r.jobs;
-  return out;
 }
 
 int print_error(const Error& e) {
@@ -110,7 +99,7 @@ int cmd_show(const std::string& state, const std::string& run_text, bool json) {
   if (!terminal_state(run->state) && run->owner.pid > 0)
     std::printf("run by:   wfrun (pid %d on %s)\n", static_cast<int>(run->owner.pid),
                 run->owner.host.c_str());
-  std::fputs(summary_table(to_result(*run)).c_str(), stdout);
+  std::fputs(summary_table(engine::to_result(*run)).c_str(), stdout);
   bool any = false;
   for (const auto& j : run->jobs) {
     for (const auto& [name, value] : j.outputs) {
@@ -197,24 +186,6 @@ int cmd_logs(const std::string& state, const std::string& run_text, const std::s
   return 0;
 }
 
-int cmd_models(const std::string& state) {
-  auto store = open_store(state);
-  if (!store) return print_error(store.error());
-  auto models = store->list_models();
-  if (!models) return print_error(models.error());
-  if (models->empty()) {
-    std::printf("no models registered yet (create-model@v1 registers them)\n");
-    return 0;
-  }
-  std::printf("%-10s %-20s %-12s %-24s %-6s %s\n", "ID", "NAME", "TYPE", "DATASET", "RUN", "CREATED");
-  for (const auto& m : *models) {
-    std::string ds = m.dataset + ":" + std::to_string(m.dataset_version);
-    std::printf("%-10s %-20s %-12s %-24s %-6lld %s\n", m.id.c_str(), m.name.c_str(), m.type.c_str(),
-                ds.c_str(), static_cast<long long>(m.run_id), format_time(m.created).c_str());
-  }
-  return 0;
-}
-
 }  // namespace
 
 void add_store_commands(CLI::App& app, std::string& state_dir, int& exit_code) {
@@ -238,8 +209,6 @@ void add_store_commands(CLI::App& app, std::string& state_dir, int& exit_code) {
   logs->add_flag("-f,--follow", follow, "keep printing as the jobs print, until the run ends");
   logs->callback([&] { exit_code = cmd_logs(state_dir, logs_run, logs_job, follow); });
 
-  auto* models = app.add_subcommand("models", "list the models registered by create-model@v1");
-  models->callback([&] { exit_code = cmd_models(state_dir); });
 }
 
 }  // namespace wfrun::cli

@@ -1,5 +1,5 @@
 #pragma once
-// `wfrun runs`, `show`, `logs` and `models`: reading the run store.
+// `wfrun runs`, `show` and `logs`: reading the run store.
 
 #include <string>
 

@@ -100,11 +100,18 @@ void TerminalPrinter::job_finished(const engine::JobResult& job) {
                    format_duration(d).c_str());
     }
   }
+  if (!tty_) std::fflush(out_);
   draw_status();
 }
 
 void TerminalPrinter::heartbeat() {
-  if (quiet_ || !tty_) return;
+  if (quiet_) return;
+  if (!tty_) {
+    // A file or a pipe (a CI log, `| tee`, serve-run's log): what the jobs printed shows up
+    // within a second, not when stdio's buffer fills or wfrun exits.
+    std::fflush(out_);
+    return;
+  }
   clear_status();
   draw_status();
 }

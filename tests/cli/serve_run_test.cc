@@ -464,6 +464,9 @@ TEST_F(ServeRunTest, BadRequestJsonNamesTheField) {
        "$WFRUN_GIT_TOKEN"},
       {R"({"run_id": 17, "event": "pull_request", )" + ok_tail + "}",
        "request.json: field base_ref: missing (it is required for pull_request events)"},
+      {R"({"run_id": 17, "event": "push", "repo": "a/b", "clone_url": "https://x/y.git", )"
+       R"("sha": "0123456789abcdef0123456789abcdef01234567", "ref": "refs/heads/main\u0000x"})",
+       "request.json: field ref: must not contain control characters"},
       {R"({"run_id": 17, "event": "manual", "inputs": {"n": 3}, )" + ok_tail + "}",
        "request.json: field inputs.n: must be a string, got a number"},
       {R"({"run_id": 17, "event": "push", "ref": 5, "repo": "a/b", "clone_url": "https://x/y.git"})",
