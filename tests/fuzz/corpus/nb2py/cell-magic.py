@@ -1,0 +1,3 @@
+%%bash
+echo "My shell is:" $SHELL
+df -h
