@@ -12,18 +12,7 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 # --- the same graph three times --------------------------------------------------------------
-{
-  echo "jobs:"
-  for l in $(seq 0 9); do for j in $(seq 0 19); do
-    echo "  l${l}_${j}:"
-    echo "    uses: script@v1"
-    if ((l > 0)); then
-      printf '    needs: ['; for k in $(seq 0 19); do printf '%sl%d_%d' "$([ $k -gt 0 ] && echo ', ')" $((l-1)) "$k"; done; echo ']'
-    fi
-    echo "    with:"
-    echo "      script: \"true\""
-  done; done
-} > dag.yaml
+dag_yaml > dag.yaml
 {
   printf 'all:'; for j in $(seq 0 19); do printf ' l9_%d' "$j"; done; echo
   for l in $(seq 0 9); do for j in $(seq 0 19); do

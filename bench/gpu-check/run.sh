@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/gpu-check: the issue's checks on a machine with an NVIDIA GPU. Builds nothing: it runs the
-# wfrun bundled into .gpu/ (on the build machine: scripts/bundle build/cli/wfrun .gpu).
+# wfrun bundled into .gpu/ (on the build machine: scripts/bundle build .gpu, then unpack the
+# tarball there: tar -C .gpu -xzf .gpu/wfrun-*-linux-x86_64.tar.gz).
 #   1. `wfrun gpus --json`: the GPUs, found through NVML;
 #   2. examples/gpu-notebook/workflow.yaml (a notebook training an MLP with PyTorch): the job's
 #      CUDA_VISIBLE_DEVICES and device, and the mean GPU utilisation of the samples taken during
@@ -12,10 +13,10 @@
 # python3; OUT: a folder for the logs and figures, default a temporary one)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-wfrun=${WFRUN:-$root/.gpu/run}
+wfrun=${WFRUN:-$(ls -d "$root"/.gpu/wfrun-*/bin/wfrun 2>/dev/null | tail -n1)}
 python=${PYTHON:-python3}
 reps=${1:-3}
-[ -x "$wfrun" ] || { echo "no $wfrun: bundle a build into .gpu/ (scripts/bundle build/cli/wfrun .gpu)" >&2; exit 1; }
+[ -x "$wfrun" ] || { echo "no wfrun in .gpu/: bundle a build there (scripts/bundle build .gpu && tar -C .gpu -xzf .gpu/wfrun-*-linux-x86_64.tar.gz)" >&2; exit 1; }
 "$python" -c 'import torch' || { echo "$python has no torch" >&2; exit 1; }
 out=${OUT:-$(mktemp -d /tmp/wfrun-gpu-check.XXXXXX)}
 mkdir -p "$out"
