@@ -15,7 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/cli/files.h"
+#include "tests/support/files.h"
 
 namespace fs = std::filesystem;
 

@@ -19,6 +19,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include "tests/support/files.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -33,12 +34,7 @@ struct Output {
   std::string out, err;
 };
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using wfrun::testing::slurp;
 
 std::string quote(const std::string& s) {
   std::string q = "'";

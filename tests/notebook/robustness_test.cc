@@ -10,6 +10,7 @@
 
 #include "engine/notebook/json_reader.h"
 #include "engine/notebook/notebook.h"
+#include "tests/support/files.h"
 
 namespace wfrun::notebook {
 namespace {
@@ -19,12 +20,7 @@ namespace fs = std::filesystem;
 
 const fs::path kMalformed = fs::path(WFRUN_NOTEBOOK_TESTS) / "malformed";
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using wfrun::testing::slurp;
 
 // What wfrun says about a notebook before converting or running it ("ok" when nothing).
 std::string complaint(std::string_view text, const std::string& name) {

@@ -11,20 +11,10 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include "tests/support/files.h"
 
 namespace wfrun::slurmtest {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
 
 std::string sh(const std::string& cmd) {
   std::string full = "SLURM_CONF='" + Cluster::get().conf() + "' " + cmd + " 2>/dev/null";

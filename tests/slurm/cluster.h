@@ -14,6 +14,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include "tests/support/files.h"
 
 namespace wfrun::slurmtest {
 
@@ -25,8 +26,8 @@ struct Output {
   std::string out, err;
 };
 
-std::string slurp(const fs::path& p);
-void write_file(const fs::path& p, const std::string& text);
+using wfrun::testing::slurp;
+using wfrun::testing::write_file;
 /// Runs `cmd` with sh (SLURM_CONF set) and returns its stdout (stderr dropped).
 std::string sh(const std::string& cmd);
 

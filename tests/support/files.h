@@ -1,5 +1,5 @@
 #pragma once
-// Small file helpers the CLI tests share.
+// Small file helpers the tests share.
 
 #include <filesystem>
 #include <fstream>
