@@ -77,11 +77,18 @@ class ConfigReader {
                                "; settings: " + join(kTopKeys, ", "));
       if (!s) return s.error();
     }
-    if (c.webhook_secret.empty() && !webhook_at)
-      return Error(Location{file_, 1, 1, ""}, kNeedSecret);
     if (c.repositories.empty())
       return Error(Location{file_, 1, 1, ""},
                    "no repositories: add `repositories: [{repo: OWNER/NAME, token-file: ...}]`");
+    // Without a webhook secret the server takes no deliveries: only a server that polls every
+    // repository runs anything then.
+    if (c.webhook_secret.empty() && !webhook_at) {
+      for (const auto& r : c.repositories)
+        if (r.poll <= 0)
+          return Error(Location{file_, 1, 1, ""},
+                       kNeedSecret + "; or poll every repository (`poll: 1m`; " + r.full_name +
+                           " has no `poll:`)");
+    }
     if (c.read_timeout < 1) c.read_timeout = 1;
     c.secret_env_names = secret_env_names_;
     return c;

@@ -45,9 +45,10 @@ struct ServerConfig {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string tls_cert, tls_key;  // both or neither
-  std::string webhook_secret;     // required
+  /// "" only when every repository polls: then every delivery is refused (403).
+  std::string webhook_secret;
   /// Keys the run links in commit statuses (`links: {secret-file|secret-env}`); "" = the
-  /// webhook secret.
+  /// webhook secret, or with neither a key kept in the state dir (Server::create).
   std::string link_secret;
   std::vector<std::string> api_tokens;
   std::string state_dir;  // "" = the CLI's default ($WFRUN_HOME or ~/.wfrun)

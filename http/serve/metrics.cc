@@ -7,7 +7,8 @@ namespace wfrun::serve {
 namespace {
 
 std::string event_label(const std::string& event, const std::string& result) {
-  if (result == "bad_signature") return "unverified";
+  // Neither was checked against a secret: the event name is the sender's word only.
+  if (result == "bad_signature" || result == "no_webhooks") return "unverified";
   if (event == "push" || event == "pull_request" || event == "ping") return event;
   return "other";
 }

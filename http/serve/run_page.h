@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/error.h"
 #include "http/serve/config.h"
 
 namespace wfrun::serve {
@@ -22,5 +23,10 @@ bool run_key_ok(const ServerConfig& config, std::int64_t id, std::string_view ke
 /// `url` with run `run_id`'s key added when it is that run's plain link (`.../runs/ID`, no
 /// query); any other URL is returned as it is.
 std::string with_run_key(const ServerConfig& config, std::int64_t run_id, const std::string& url);
+/// A server with neither a links nor a webhook secret (every repository polls) keys its links
+/// with STATE_DIR/serve/link-secret: 32 random bytes made at the first start (mode 0600), so that the
+/// links stay valid across restarts. Sets `config.link_secret` from it; any other config is
+/// left as it is.
+Status keep_link_secret(ServerConfig& config, const std::string& state_dir);
 
 }  // namespace wfrun::serve

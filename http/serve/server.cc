@@ -10,6 +10,7 @@
 #include "http/serve/run_page.h"
 #include "http/serve/server_context.h"
 #include "http/serve/signature.h"
+#include "http/serve/webhook.h"
 
 namespace wfrun::serve {
 
@@ -79,6 +80,12 @@ HeadDecision Server::Impl::head(const RequestHead& h) {
     metrics.delivery(event, "too_large");
     d.status = 413;
     d.body = json_text({{"error", "the body is larger than " + std::to_string(kMaxWebhookBody >> 20) + " MB"}});
+    return d;
+  }
+  if (h.method == "POST" && config.get()->webhook_secret.empty()) {
+    metrics.delivery(event, "no_webhooks");
+    d.status = 403;
+    d.body = json_text({{"error", kNoWebhooks}});
     return d;
   }
   if (h.method == "POST") {
@@ -156,6 +163,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerConfig config, std::string 
   }
   m.front = std::move(*front);
   config.port = m.front->port();
+  if (auto s = keep_link_secret(config, state_dir); !s) return s.error();
   const ServerConfig cfg = config;
   m.tls = !cfg.tls_cert.empty();
   m.config.set(std::make_shared<const ServerConfig>(std::move(config)));
@@ -221,6 +229,10 @@ Status Server::run() {
 void Server::reload(ServerConfig config) {
   Impl& m = *impl_;
   ConfigPtr old = m.config.get();
+  if (auto s = keep_link_secret(config, m.state_dir); !s) {
+    m.log("reload failed, keeping the old configuration: " + s.error().str());
+    return;
+  }
   if (config.host != old->host || config.port != old->port || config.tls_cert != old->tls_cert ||
       config.tls_key != old->tls_key || config.threads != old->threads ||
       config.read_timeout != old->read_timeout || config.max_connections != old->max_connections ||

@@ -95,6 +95,7 @@ bool skip_requested(const std::string& message) {
 
 WebhookDecision decide(const ServerConfig& config, const Delivery& d) {
   // Nothing is parsed before the signature is checked.
+  if (config.webhook_secret.empty()) return answer(403, "no_webhooks", {{"error", kNoWebhooks}});
   if (d.signature.empty())
     return answer(401, "bad_signature", {{"error", "missing X-Hub-Signature-256"}});
   if (!verify_signature(config.webhook_secret, d.body, d.signature))

@@ -24,10 +24,16 @@ struct Delivery {
 struct WebhookDecision {
   int status = 202;
   std::string body;    // JSON answer (or the final one once runs are queued)
-  std::string result;  // for /metrics: queued, ignored, ping, bad_signature, bad_request, forbidden
+  std::string result;  // for /metrics: queued, ignored, ping, bad_signature, bad_request, forbidden, no_webhooks
   std::vector<RunRequest> runs;  // to queue (status 202)
   std::vector<Report> reports;   // their pending statuses
 };
+
+/// The answer (403) to every delivery when the server has no webhook secret (every repository
+/// polls instead; config.h).
+inline constexpr const char* kNoWebhooks =
+    "this server takes no webhooks: it has no webhook secret (every repository is polled); "
+    "add `webhook: {secret-file: FILE}` to server.yaml to take deliveries";
 
 /// Verifies, parses and classifies a delivery. Runs are not queued here (see Queue::enqueue).
 WebhookDecision decide(const ServerConfig& config, const Delivery& delivery);

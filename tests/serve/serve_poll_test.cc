@@ -129,9 +129,11 @@ class ServePoll : public ::testing::Test {
     sh("git -C '" + (dir_ / "work" / name).string() + "' push -q " + (force ? "-f " : "") + "origin " + refspec);
   }
 
-  void config(const std::string& repos, const std::string& runner = "", int max_concurrent = 2) {
+  void config(const std::string& repos, const std::string& runner = "", int max_concurrent = 2,
+              bool webhook = true) {
     std::ofstream(dir_ / "server.yaml")
-        << "listen: 127.0.0.1:0\nwebhook: {secret-file: secret}\napi: {tokens-file: tokens}\n"
+        << "listen: 127.0.0.1:0\n" << (webhook ? "webhook: {secret-file: secret}\n" : "")
+        << "api: {tokens-file: tokens}\n"
         << "state-dir: state\ngithub-api: " << github_->url() << "\n"
         << "max-concurrent: " << max_concurrent << "\n"
         << (runner.empty() ? "runner: [/bin/sh, " + std::string(WFRUN_FAKE_RUNNER) + ", '0']\n" : runner)
@@ -385,6 +387,53 @@ TEST_F(ServePoll, AWebhookAndAPollOfTheSamePushRunOnce) {
   EXPECT_EQ(answer["duplicate"], true) << res->body;
   EXPECT_EQ(answer["runs"], json::array({2})) << res->body;
   EXPECT_EQ(runs().size(), 2u);
+}
+
+TEST_F(ServePoll, AServerThatOnlyPollsNeedsNoWebhookSecretAndRefusesDeliveries) {
+  make_repo("acme/app");
+  config(repo_entry("acme/app"), "", 2, /*webhook=*/false);
+  start();
+  wait_first_poll("acme/app");
+  const std::string sha = commit("acme/app", "polled");
+  push("acme/app", "main");
+  github_->sync("acme/app");
+  json r = wait_runs(1);
+  ASSERT_EQ(r.size(), 1u) << log();
+  EXPECT_EQ(r[0]["sha"], sha);
+
+  // A delivery, however it is signed, is refused unread: there is no secret to check it with
+  // (an empty HMAC key would let anyone sign).
+  httplib::Client hc("127.0.0.1", port_);
+  const std::string body = push_body("acme/app", "refs/heads/main", sha, sha, "file:///x");
+  auto res = hc.Post("/webhook",
+                     {{"X-GitHub-Event", "push"}, {"X-GitHub-Delivery", "d-1"},
+                      {"X-Hub-Signature-256", "sha256=" + hmac_sha256_hex("", body)}},
+                     body, "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 403) << res->body;
+  EXPECT_NE(res->body.find("takes no webhooks"), std::string::npos) << res->body;
+  EXPECT_EQ(runs().size(), 1u);
+
+  // Run links are keyed by a key of the server's own, kept across restarts.
+  const fs::path key = dir_ / "state/serve/link-secret";
+  ASSERT_TRUE(fs::exists(key));
+  EXPECT_EQ(fs::status(key).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  const std::string url = api("/api/runs/1")["url"].get<std::string>();
+  const size_t k = url.find("?key=");
+  ASSERT_NE(k, std::string::npos) << url;
+  EXPECT_NE(url.substr(k + 5), hmac_sha256_hex("", "run:1").substr(0, 32)) << "keyed by nothing";
+  // The key opens the run (the API, read-only, as the run page does) without a token.
+  const std::string link = "/api" + url.substr(url.find("/runs/"));
+  EXPECT_EQ(hc.Get(link.c_str())->status, 200) << link;
+  stop_server();
+  start();  // on another port (listen: 127.0.0.1:0)
+  const std::string again = api("/api/runs/1")["url"].get<std::string>();
+  EXPECT_EQ("/api" + again.substr(again.find("/runs/")), link) << "the link changed at a restart";
+  std::string wrong = link;
+  wrong.back() = wrong.back() == '0' ? '1' : '0';
+  httplib::Client after("127.0.0.1", port_);
+  EXPECT_EQ(after.Get(link.c_str())->status, 200) << link;
+  EXPECT_EQ(after.Get(wrong.c_str())->status, 401) << wrong;
 }
 
 TEST_F(ServePoll, KillDashNineBetweenPollAndRunThenRestartRunsEachPushOnce) {

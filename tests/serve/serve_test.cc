@@ -181,7 +181,11 @@ TEST(Config, ErrorsNameFileLineColumn) {
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().str(),
             "server.yaml:1:1: no webhook secret: add `webhook: {secret-file: FILE}` or `webhook: "
-            "{secret-env: NAME}` (the secret you gave GitHub when you added the webhook)");
+            "{secret-env: NAME}` (the secret you gave GitHub when you added the webhook); or poll "
+            "every repository (`poll: 1m`; o/r has no `poll:`)");
+  c = parse_config("repositories: [{repo: o/r, poll: 1m}, {repo: o/s, poll: 30s}]\n", "server.yaml");
+  ASSERT_TRUE(c) << c.error().str();
+  EXPECT_EQ(c->webhook_secret, "") << "polling only: no deliveries are taken";
   char env0[] = "HOOK=s3cret";
   char* env[] = {env0, nullptr};
   c = parse_config("webhook: {secret-env: HOOK}\nlistn: 1\nrepositories: [o/r]\n", "server.yaml", env);
@@ -265,6 +269,14 @@ TEST(Decide, RealPayloads) {
   EXPECT_EQ(d.status, 401);
   d = decide(cfg, Delivery{"push", "g", sign("not json"), "application/json", "not json"});
   EXPECT_EQ(d.status, 400);
+  // No secret (a server that only polls): even a body signed with the empty key is refused.
+  ServerConfig polling = cfg;
+  polling.webhook_secret.clear();
+  const std::string body = push.dump();
+  d = decide(polling, Delivery{"push", "g", "sha256=" + hmac_sha256_hex("", body), "application/json", body});
+  EXPECT_EQ(d.status, 403);
+  EXPECT_EQ(d.result, "no_webhooks");
+  EXPECT_TRUE(d.runs.empty());
 }
 
 TEST(Decide, FormEncoded) {
