@@ -85,7 +85,7 @@ Result<std::int64_t> resumed_run(const RunArgs& a, const std::string& state_dir,
 
 // --resume without --executor or --executor-config: the jobs run where the resumed run ran them,
 // so that an attempt still on a cluster is followed there. A job that now runs elsewhere
-// starts again, and the user is told that its earlier attempt may still be running.
+// starts again, and its earlier attempt, if still on the cluster, is cancelled (resume_into).
 Status resume_executor(const RunArgs& a, const workflows::Workflow& wf, engine::ResumePlan& plan,
                        engine::RunOptions& opts) {
   const std::string run = "run " + std::to_string(plan.from);
@@ -110,11 +110,8 @@ Status resume_executor(const RunArgs& a, const workflows::Workflow& wf, engine::
     if (!plan.adopt.count(name) || before == plan.executor_of.end() || before->second == (*kinds)[i])
       continue;
     plan.adopt.erase(name);
-    std::fprintf(stderr,
-                 "wfrun: job '%s' ran on %s in %s and runs on %s now: it starts again, and its "
-                 "attempt on %s may still be running there\n",
-                 name.c_str(), before->second.c_str(), run.c_str(), (*kinds)[i].c_str(),
-                 before->second.c_str());
+    std::fprintf(stderr, "wfrun: job '%s' ran on %s in %s and runs on %s now: it starts again\n",
+                 name.c_str(), before->second.c_str(), run.c_str(), (*kinds)[i].c_str());
   }
   return {};
 }
@@ -207,7 +204,8 @@ int cmd_run(const RunArgs& a, const std::string& state_flag) {
                  reused.empty() ? "no job can be reused, all run again"
                                 : ("reusing " + join(reused, ", ") + "; the rest run again").c_str());
     if (auto s = resume_executor(a, *wf, *plan, opts); !s) return fail(s.error());
-    engine::resume_with(std::move(*plan), opts);
+    resume_into(std::move(*plan), opts,
+                [](const std::string& line) { std::fprintf(stderr, "wfrun: %s\n", line.c_str()); });
   }
 
   if (a.dry_run) {

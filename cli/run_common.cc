@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "cli/options.h"
+#include "engine/slurm/attempts.h"
 #include "workflows/secrets.h"
 
 namespace wfrun::cli {
@@ -70,6 +71,23 @@ int install_signal_pipe() {
 }
 
 bool interrupted() { return g_interrupted != 0; }
+
+void resume_into(engine::ResumePlan plan, engine::RunOptions& opts,
+                 const std::function<void(const std::string&)>& say) {
+  const auto left = plan.left_behind("slurm");
+  if (!left.empty()) {
+    // scancel gets what it needs of wfrun's environment (SLURM_CONF and the like), no secret.
+    std::vector<std::string> env;
+    for (char** e = environ; e && *e; ++e) {
+      const std::string_view v(*e);
+      if (v.starts_with("PATH=") || v.starts_with("HOME=") || v.starts_with("USER=") ||
+          v.starts_with("LANG=") || v.starts_with("SLURM_"))
+        env.emplace_back(v);
+    }
+    for (const auto& line : slurm::cancel_left_behind(plan.dir, left, env)) say(line);
+  }
+  engine::resume_with(std::move(plan), opts);
+}
 
 engine::RunOptions base_run_options(const std::string& state_dir) {
   engine::RunOptions opts;

@@ -3,8 +3,12 @@
 // run takes from wfrun's environment, and running a checked workflow with the terminal printer
 // and the workflow's `github:` reporting.
 
+#include <functional>
+#include <string>
+
 #include "base/error.h"
 #include "cli/github_observer.h"
+#include "engine/resume.h"
 #include "engine/run.h"
 #include "workflows/workflow.h"
 
@@ -21,6 +25,12 @@ bool interrupted();
 /// RunOptions with the state dir and what comes from wfrun's environment: WFRUN_SECRET_*
 /// secrets and WFRUN_CONTAINER_RUNTIME.
 engine::RunOptions base_run_options(const std::string& state_dir);
+
+/// Hands `plan` to the run about to start (engine::resume_with), after cancelling the Slurm
+/// attempts of that run it will not follow (slurm::cancel_left_behind); `say` gets one line
+/// per such attempt.
+void resume_into(engine::ResumePlan plan, engine::RunOptions& opts,
+                 const std::function<void(const std::string&)>& say);
 
 /// Checks that every `secret:NAME` is known, then runs `wf`, printing to `printer` and
 /// reporting to GitHub when the workflow's `github:` block asks. The run is cancelled when

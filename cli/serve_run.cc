@@ -307,7 +307,7 @@ class ServeRun {
       return;
     }
     say(path + ": resuming run " + std::to_string(*earlier) + ", which the server's stop interrupted");
-    engine::resume_with(std::move(*plan), opts);
+    resume_into(std::move(*plan), opts, [this](const std::string& line) { say(line); });
   }
 
   void run_one(const workflows::Workflow& wf, Outcome& o) {

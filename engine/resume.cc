@@ -193,7 +193,10 @@ Result<ResumePlan> plan_resume(RunStore& store, std::int64_t id, const workflows
                          " is no longer in the workflow");
 
   std::map<std::string, const JobResult*> old;
-  for (const auto& j : rec->jobs) old[j.name] = &j;
+  for (const auto& j : rec->jobs) {
+    old[j.name] = &j;
+    if (j.state == JobState::kInterrupted || j.state == JobState::kRunning) plan.unfinished.insert(j.name);
+  }
   // In an order where a job's needs come first: a job is reused when it succeeded, did not
   // change, and every job it needs is reused.
   Scheduler sched(wf);
@@ -224,6 +227,16 @@ Result<ResumePlan> plan_resume(RunStore& store, std::int64_t id, const workflows
     plan.reuse[job.name] = std::move(r);
   }
   return plan;
+}
+
+std::vector<std::string> ResumePlan::left_behind(const std::string& executor_kind) const {
+  std::vector<std::string> out;
+  for (const auto& name : unfinished) {
+    auto kind = executor_of.find(name);
+    if (!adopt.count(name) && kind != executor_of.end() && kind->second == executor_kind)
+      out.push_back(name);
+  }
+  return out;
 }
 
 void resume_with(ResumePlan plan, RunOptions& opts) {

@@ -35,6 +35,13 @@ struct ResumePlan {
   /// --executor, --executor-config, and where each job ran, by name.
   std::string executor_kind, executor_config_file;
   std::map<std::string, std::string> executor_of;
+  /// Jobs that were running when that run's wfrun stopped (adopted or not).
+  std::set<std::string> unfinished;
+
+  /// The unfinished jobs the resumed run does not follow: changed, needing a job that runs
+  /// again, gone from the workflow, or moved to another executor. An attempt of theirs may
+  /// still run where that run put it (slurm::cancel_left_behind), by name.
+  std::vector<std::string> left_behind(const std::string& executor_kind) const;
 };
 
 /// Checks that run `id` exists, has ended without succeeding (failed, cancelled or

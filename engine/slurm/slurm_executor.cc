@@ -1,7 +1,6 @@
 #include "engine/slurm/slurm_executor.h"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -22,6 +21,7 @@
 #include "engine/fs.h"
 #include "engine/gpu_jobs.h"
 #include "engine/output.h"
+#include "engine/slurm/attempts.h"
 #include "engine/slurm/command.h"
 #include "engine/slurm/commands.h"
 #include "engine/slurm/executor_state.h"
@@ -36,11 +36,6 @@ namespace internal {
 namespace {
 
 constexpr size_t kMaxFollow = 4 << 20;  // log bytes read per attempt per step
-
-std::string user_name() {
-  if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_name) return pw->pw_name;
-  return std::to_string(::geteuid());
-}
 
 // Filesystems on which a change made on another machine may show late and inotify does not
 // see it: the executor stats the attempts' files every second there.
@@ -207,21 +202,13 @@ Status SlurmExecutor::start(AttemptSpec spec) {
 bool SlurmExecutor::adopt(AttemptSpec& spec) {
   std::string dir = spec.dirs.dir + "/slurm-" + std::to_string(spec.attempt);
   if (!engine::is_dir(dir)) return false;
+  const bool has_exit = engine::exists(dir + "/" + kExitFile);
   std::optional<long long> id;
-  if (auto t = engine::read_file(dir + "/" + kSlurmIdFile, 64)) id = parse_job_id(*t);
-  bool has_exit = engine::exists(dir + "/" + kExitFile);
-  if (!id && !has_exit) {
-    // Killed between sbatch's answer and writing slurm_id: find the job by its folder (each
-    // attempt's --chdir is its own). Not by name: the attempt may be an earlier run's (a
-    // resumed run is a new run, whose id is not in the name).
-    engine::ProcessSpec ps;
-    ps.argv = {"squeue", "-h", "-t", "all", "-u", user_, "-o", "%i|%Z"};
-    ps.env = env_;
-    auto out = engine::run_command(ps);
-    if (!out || !out->status.success()) return false;
-    id = job_in_dir(out->output, dir);
+  if (!has_exit) {
+    id = attempt_job_id(dir, user_, env_);
     if (!id) return false;
-    (void)engine::write_file(dir + "/" + kSlurmIdFile, std::to_string(*id) + "\n");
+  } else if (auto t = engine::read_file(dir + "/" + kSlurmIdFile, 64)) {
+    id = parse_job_id(*t);
   }
   Attempt& a = add(spec);
   if (spec.output && spec.dirs.dir.rfind(run_.dir + "/", 0) != 0) {
@@ -242,19 +229,7 @@ bool SlurmExecutor::adopt(AttemptSpec& spec) {
   return true;
 }
 
-int SlurmExecutor::last_attempt(const engine::JobDirs& dirs) const {
-  // Each attempt has its own folder, slurm-K, made before its sbatch.
-  int last = 0;
-  std::error_code ec;
-  for (std::filesystem::directory_iterator it(dirs.dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.rfind("slurm-", 0) != 0 || name.size() > 6 + 6) continue;
-    const std::string k = name.substr(6);
-    if (k.empty() || k.find_first_not_of("0123456789") != std::string::npos) continue;
-    last = std::max(last, std::stoi(k));
-  }
-  return last;
-}
+int SlurmExecutor::last_attempt(const engine::JobDirs& dirs) const { return last_attempt_in(dirs); }
 
 void SlurmExecutor::decide_from_exit(Attempt& a) {
   const ShimExit& x = *a.exit;

@@ -209,6 +209,40 @@ TEST_F(SlurmTest, ResumeFollowsTheJobStillInSlurmAndSubmitsNothingTwice) {
             "wfrun: following attempt 1, which run 1 started and is still there\nbefore one\nafter\n");
 }
 
+// A job that changed since the run a kill -9 ended is not followed but run again, as it is now:
+// its old attempt, still in Slurm, is cancelled first, so that the two never run side by side.
+TEST_F(SlurmTest, ResumeCancelsTheAttemptOfAJobThatChanged) {
+  const fs::path go = dir_ / "go";
+  const std::string body = "    uses: script@v1\n    with:\n      script: |\n";
+  const fs::path wf = file("changed.yaml", "jobs:\n  c_long:\n" + body + "        echo before\n"
+                           "        while [ ! -e " + go.string() + " ]; do sleep 0.1; done\n"
+                           "        echo after\n");
+  pid_t pid = spawn("run --executor slurm " + wf.string());
+  ASSERT_TRUE(wait_for([&] { return fs::exists(attempt_dir("c_long") / "started"); }))
+      << slurp(out_path()) << slurp(err_path());
+  ::kill(pid, SIGKILL);
+  EXPECT_EQ(wait(pid), 128 + SIGKILL);
+  const long long id = slurm_id("c_long");
+  ASSERT_GT(id, 0);
+  ASSERT_EQ(sh("squeue -h -j " + std::to_string(id) + " -o %T"), "RUNNING\n");
+
+  file("changed.yaml", "jobs:\n  c_long:\n" + body + "        echo changed\n");
+  auto r = wfrun("run --resume 1");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("job 'c_long' changed since run 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("wfrun: job 'c_long': its attempt 1 (Slurm job " + std::to_string(id) +
+                       ") is not followed by the resumed run, so it was cancelled (scancel)"),
+            std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("| changed"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("following attempt"), std::string::npos) << r.out;
+  EXPECT_TRUE(wait_for([&] { return sh("squeue -h -t all -j " + std::to_string(id) + " -o %T") == "CANCELLED\n"; }))
+      << sh("squeue -h -t all -j " + std::to_string(id) + " -o %T");
+  write_file(go, "");  // too late: the old attempt never prints "after"
+  EXPECT_EQ(slurp(attempt_dir("c_long") / "../log").find("after"), std::string::npos);
+  EXPECT_EQ(sh("squeue -h -t all -o %j | grep -- '-c_long-' | sort"),
+            "wfrun-1-c_long-1\nwfrun-2-c_long-1\n");
+}
+
 // wfrun serve killed with -9 while a run's job is in Slurm, then started again: the run is
 // queued again, and the serve-run that takes it over resumes the interrupted run, following
 // the job still in Slurm instead of submitting it twice.
