@@ -22,6 +22,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/files.h"
 #include "tests/support/git_https.h"
 
 namespace fs = std::filesystem;
@@ -31,7 +32,7 @@ namespace {
 using wfrun::testkit::GitHttpsTest;
 using wfrun::testkit::Proc;
 using wfrun::testkit::q;
-using wfrun::testkit::read_all;
+using wfrun::testing::slurp;
 using wfrun::testkit::required;
 using wfrun::testkit::shell;
 
@@ -241,7 +242,7 @@ TEST_F(CanaryTest, OneSecretThroughEveryPathLeavesNoTrace) {
     ++files;
     saw_db |= it->path().filename() == "wfrun.db";
     saw_git_config |= it->path().filename() == "config" && it->path().parent_path().filename() == ".git";
-    std::string text = read_all(it->path());
+    std::string text = slurp(it->path());
     for (const auto& n : needles) EXPECT_EQ(text.find(n), std::string::npos) << n << " in " << it->path();
   }
   EXPECT_TRUE(saw_db);
@@ -290,12 +291,12 @@ TEST_F(CanaryTest, ServeTokensLeaveNoTrace) {
   } stop{pid};
   int port = 0;
   for (int i = 0; i < 300 && port == 0; ++i) {
-    std::string text = read_all(log);
+    std::string text = slurp(log);
     size_t at = text.find("listening on port ");
     if (at != std::string::npos) port = std::atoi(text.c_str() + at + 18);
     if (port == 0) ::usleep(50000);
   }
-  ASSERT_GT(port, 0) << read_all(log);
+  ASSERT_GT(port, 0) << slurp(log);
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
   auto curl = [&](const std::string& args) {
     Proc p = sh("curl -sS -H " + q(std::string("Authorization: Bearer ") + kCanary) + " " + args);
@@ -322,7 +323,7 @@ TEST_F(CanaryTest, ServeTokensLeaveNoTrace) {
 
   std::string posted = curl("-X POST -d '{\"repo\": \"acme/proj\", \"ref\": \"main\", \"workflow\": "
                        "\".wfrun/workflows/main.yaml\"}' " + base + "/api/runs");
-  ASSERT_NE(posted.find("\"runs\""), std::string::npos) << posted << read_all(log);
+  ASSERT_NE(posted.find("\"runs\""), std::string::npos) << posted << slurp(log);
   std::string run;
   for (int i = 0; i < 600; ++i) {
     run = curl(base + "/api/runs/1");
@@ -331,13 +332,13 @@ TEST_F(CanaryTest, ServeTokensLeaveNoTrace) {
       break;
     ::usleep(50000);
   }
-  ASSERT_NE(run.find("\"status\":\"success\""), std::string::npos) << run << read_all(log);
+  ASSERT_NE(run.find("\"status\":\"success\""), std::string::npos) << run << slurp(log);
   std::string child_log = curl(base + "/api/runs/1/log");
   EXPECT_NE(child_log.find("tok=***"), std::string::npos) << child_log;
   curl(base + "/api/runs");
   curl(base + "/api/runs/1/jobs/show/log?workflow=.wfrun/workflows/main.yaml");
   curl(base + "/metrics");
-  outputs_.push_back(read_all(log));
+  outputs_.push_back(slurp(log));
 
   const std::vector<std::string> needles = forms();
   for (const auto& out : outputs_)
@@ -352,7 +353,7 @@ TEST_F(CanaryTest, ServeTokensLeaveNoTrace) {
     }
     if (!it->is_regular_file() || it->is_symlink()) continue;
     ++files;
-    std::string text = read_all(it->path());
+    std::string text = slurp(it->path());
     for (const auto& n : needles) EXPECT_EQ(text.find(n), std::string::npos) << n << " in " << it->path();
   }
   EXPECT_GT(files, 10u);

@@ -16,26 +16,19 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/files.h"
+
 namespace fs = std::filesystem;
 
 namespace {
+
+using wfrun::testing::slurp;
+using wfrun::testing::write_file;
 
 struct Output {
   int code = -1;
   std::string out, err;
 };
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
 
 class CliTest : public ::testing::Test {
  protected:

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/files.h"
 #include "tests/support/git_https.h"
 
 namespace fs = std::filesystem;
@@ -24,7 +25,7 @@ namespace {
 using wfrun::testkit::GitHttpsTest;
 using wfrun::testkit::Proc;
 using wfrun::testkit::q;
-using wfrun::testkit::read_all;
+using wfrun::testing::slurp;
 using wfrun::testkit::shell;
 
 const char* kUser = "alice";
@@ -73,7 +74,7 @@ class GitCliTest : public GitHttpsTest {
     for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
          it.increment(ec)) {
       if (!it->is_regular_file() || it->is_symlink()) continue;
-      EXPECT_EQ(read_all(it->path()).find(kPass), std::string::npos) << it->path();
+      EXPECT_EQ(slurp(it->path()).find(kPass), std::string::npos) << it->path();
     }
   }
 
@@ -227,7 +228,7 @@ TEST_F(GitCliTest, GitCommitKeepsTheCommitAndPrintsHowToPushWhenThePushFails) {
                  "WFRUN_GITHUB_URL=" + srv().base() + "/git");
   EXPECT_EQ(o.code, 1) << o.out << o.err;
   fs::path kept = state_ / "runs/1/jobs/Save/git-commit.git";
-  std::string log = read_all(state_ / "runs/1/jobs/Save/log");
+  std::string log = slurp(state_ / "runs/1/jobs/Save/log");
   EXPECT_NE(log.find("the server rejected the push to results: pre-receive hook declined "
                      "(remote: pushes are frozen)"),
             std::string::npos)
@@ -272,7 +273,7 @@ TEST_F(GitCliTest, GitCommitRefusesFilesOver50Megabytes) {
 TEST_F(GitCliTest, QuickstartUsesGithubWithAToken) {
   fs::path src = fs::path(WFRUN_SOURCE_DIR) / "examples/quickstart";
   std::string main_sha =
-      seed("acme/analysis", {{"analysis.ipynb", read_all(src / "repo/analysis.ipynb")}});
+      seed("acme/analysis", {{"analysis.ipynb", slurp(src / "repo/analysis.ipynb")}});
   std::string env = "cd " + q(dir_) + " && env WFRUN_HOME=" + q(state_) +
                     " WFRUN_CA_FILE=" + q(srv().ca()) + " GITHUB_TOKEN=" + kPass +
                     " WFRUN_GITHUB_URL=" + srv().base() + "/git ";
@@ -359,7 +360,7 @@ TEST_F(GitCliTest, GitCommitUploadsLargeFilesAsReleaseAssets) {
                          q(port_file) + " && break; sleep 0.1; done",
                      dir_);
   ASSERT_EQ(start.code, 0) << start.err;
-  std::string api = "http://127.0.0.1:" + read_all(port_file);
+  std::string api = "http://127.0.0.1:" + slurp(port_file);
   file("wf.yaml", R"(jobs:
   Make:
     uses: script@v1
@@ -403,7 +404,7 @@ TEST_F(GitCliTest, GitCommitUploadsLargeFilesAsReleaseAssets) {
   EXPECT_NE(o.out.find("Save | uploaded large file run1/ckpt/weights.pt (51.0 MB)"),
             std::string::npos)
       << o.out;
-  std::string requests = read_all(log_file);
+  std::string requests = slurp(log_file);
   EXPECT_NE(requests.find("GET /repos/acme/assets/releases/tags/wfrun-assets\n"
                           "POST /repos/acme/assets/releases wfrun-assets\n"),
             std::string::npos)
@@ -488,7 +489,7 @@ TEST_F(GitCliTest, GitCommitOpensAPullRequest) {
                          q(port_file) + " && break; sleep 0.1; done",
                      dir_);
   ASSERT_EQ(start.code, 0) << start.err;
-  std::string api = "http://127.0.0.1:" + read_all(port_file);
+  std::string api = "http://127.0.0.1:" + slurp(port_file);
   std::string wf = commit_workflow(R"(      pull-request:
         title: Results of the nightly run
         body: Made by wfrun.
@@ -502,7 +503,7 @@ TEST_F(GitCliTest, GitCommitOpensAPullRequest) {
   EXPECT_NE(o.out.find("Save | opened pull request #7: https://github.com/acme/prs/pull/7"),
             std::string::npos)
       << o.out;
-  std::string requests = read_all(log_file);
+  std::string requests = slurp(log_file);
   EXPECT_NE(requests.find("GET /repos/acme/prs/pulls?state=open&head=acme%3Aresults"),
             std::string::npos)
       << requests;
@@ -524,7 +525,7 @@ TEST_F(GitCliTest, GitCommitUpdatesThePullRequestAlreadyOpen) {
                          q(port_file) + " && break; sleep 0.1; done",
                      dir_);
   ASSERT_EQ(start.code, 0) << start.err;
-  std::string api = "http://127.0.0.1:" + read_all(port_file);
+  std::string api = "http://127.0.0.1:" + slurp(port_file);
   std::string wf = commit_workflow(R"(      pull-request:
         title: Results of run ${{ run.number }}
         body: Updated by wfrun.
@@ -538,7 +539,7 @@ TEST_F(GitCliTest, GitCommitUpdatesThePullRequestAlreadyOpen) {
   EXPECT_NE(o.out.find("Save | updated pull request #9: https://github.com/acme/open/pull/9"),
             std::string::npos)
       << o.out;
-  std::string requests = read_all(log_file);
+  std::string requests = slurp(log_file);
   EXPECT_NE(requests.find("GET /repos/acme/open/pulls?state=open&head=acme%3Aresults"),
             std::string::npos)
       << requests;
@@ -584,7 +585,7 @@ class SeedTest : public GitCliTest {
     return wfrun("seed " + args,
                  "WFRUN_GITHUB_URL=" + srv().base() + (is_private ? "/git" : "/anon") + " " + env);
   }
-  std::string workspace_json(const fs::path& ws) { return read_all(ws / ".wfrun/workspace.json"); }
+  std::string workspace_json(const fs::path& ws) { return slurp(ws / ".wfrun/workspace.json"); }
   std::string gh(const std::string& rest = "") const {
     return "https://github.com/" + name_ + rest;
   }
@@ -602,7 +603,7 @@ TEST_F(SeedTest, RepositoryUrlClonesTheDefaultBranch) {
   fs::path ws = dir_ / name_.substr(5);  // acme/nb-N -> nb-N
   EXPECT_EQ(o.out, "seeded " + ws.filename().string() + " from " + origin() + " at main (" +
                        main_.substr(0, 12) + ")\n");
-  EXPECT_EQ(read_all(ws / "README"), "top\n");
+  EXPECT_EQ(slurp(ws / "README"), "top\n");
   EXPECT_TRUE(fs::exists(ws / ".git"));
   std::string j = workspace_json(ws);
   EXPECT_NE(j.find("\"origin\": \"" + origin() + "\""), std::string::npos) << j;
@@ -613,7 +614,7 @@ TEST_F(SeedTest, RepositoryUrlClonesTheDefaultBranch) {
   // The same with .git and a trailing slash, into a named folder.
   o = seed_cmd(q(gh(".git/")) + " ws2");
   ASSERT_EQ(o.code, 0) << o.out << o.err;
-  EXPECT_EQ(read_all(dir_ / "ws2/README"), "top\n");
+  EXPECT_EQ(slurp(dir_ / "ws2/README"), "top\n");
 }
 
 TEST_F(SeedTest, TreeUrlWithASlashRefMakesThatFolderTheWorkspace) {
@@ -621,7 +622,7 @@ TEST_F(SeedTest, TreeUrlWithASlashRefMakesThatFolderTheWorkspace) {
   ASSERT_EQ(o.code, 0) << o.out << o.err;
   EXPECT_EQ(o.out, "seeded ws from " + origin() + " at feature/x (" + feature_.substr(0, 12) +
                        "), notebooks\n");
-  EXPECT_EQ(read_all(dir_ / "ws/data.txt"), "feature\n");
+  EXPECT_EQ(slurp(dir_ / "ws/data.txt"), "feature\n");
   EXPECT_TRUE(fs::exists(dir_ / "ws/hello.ipynb"));
   EXPECT_FALSE(fs::exists(dir_ / "ws/README"));
   EXPECT_FALSE(fs::exists(dir_ / "ws/.wfrun/clone"));
@@ -632,7 +633,7 @@ TEST_F(SeedTest, TreeUrlWithASlashRefMakesThatFolderTheWorkspace) {
   // A tree URL naming only the ref: the whole repository at that ref.
   o = seed_cmd(q(gh("/tree/v1")) + " tag");
   ASSERT_EQ(o.code, 0) << o.out << o.err;
-  EXPECT_EQ(read_all(dir_ / "tag/notebooks/data.txt"), "main\n");
+  EXPECT_EQ(slurp(dir_ / "tag/notebooks/data.txt"), "main\n");
 }
 
 TEST_F(SeedTest, BlobUrlGivesTheNotebookOrWithCloneTheRepository) {
@@ -650,14 +651,14 @@ TEST_F(SeedTest, BlobUrlGivesTheNotebookOrWithCloneTheRepository) {
   o = seed_cmd(q(gh("/blob/feature/x/notebooks/hello.ipynb")) + " all --clone");
   ASSERT_EQ(o.code, 0) << o.out << o.err;
   EXPECT_NE(o.out.find("notebook: all/notebooks/hello.ipynb\n"), std::string::npos) << o.out;
-  EXPECT_EQ(read_all(dir_ / "all/README"), "top\n");
-  EXPECT_EQ(read_all(dir_ / "all/notebooks/data.txt"), "feature\n");
+  EXPECT_EQ(slurp(dir_ / "all/README"), "top\n");
+  EXPECT_EQ(slurp(dir_ / "all/notebooks/data.txt"), "feature\n");
 
   // The badge's ?clone=true is --clone.
   o = seed_cmd(q(gh("/blob/feature/x/notebooks/hello.ipynb?clone=true")) + " badge");
   ASSERT_EQ(o.code, 0) << o.out << o.err;
   EXPECT_NE(o.out.find("notebook: badge/notebooks/hello.ipynb\n"), std::string::npos) << o.out;
-  EXPECT_EQ(read_all(dir_ / "badge/README"), "top\n");
+  EXPECT_EQ(slurp(dir_ / "badge/README"), "top\n");
   EXPECT_TRUE(fs::exists(dir_ / "badge/.git"));
   EXPECT_NE(workspace_json(dir_ / "badge").find("\"path\": \"notebooks/hello.ipynb\""),
             std::string::npos);
@@ -667,7 +668,7 @@ TEST_F(SeedTest, SshAndPlainGitUrlsAndRef) {
   // git@github.com: goes to the override too (ssh stays ssh without one).
   Proc o = seed_cmd("git@github.com:" + name_ + ".git ssh --ref feature/x");
   ASSERT_EQ(o.code, 0) << o.out << o.err;
-  EXPECT_EQ(read_all(dir_ / "ssh/notebooks/data.txt"), "feature\n");
+  EXPECT_EQ(slurp(dir_ / "ssh/notebooks/data.txt"), "feature\n");
   // Any other git URL is cloned as is.
   o = wfrun("seed " + q(origin()) + " plain --ref v1");
   ASSERT_EQ(o.code, 0) << o.out << o.err;
@@ -679,7 +680,7 @@ TEST_F(SeedTest, RunExecutesTheNotebook) {
   ASSERT_EQ(o.code, 0) << o.out << o.err;
   o = seed_cmd(q(gh("/blob/main/notebooks/hello.ipynb")) + " run --clone --run");
   ASSERT_EQ(o.code, 0) << o.out << o.err;
-  std::string executed = read_all(dir_ / "run/notebooks/hello.executed.ipynb");
+  std::string executed = slurp(dir_ / "run/notebooks/hello.executed.ipynb");
   EXPECT_NE(executed.find("hi from main"), std::string::npos) << executed << o.err;
   o = seed_cmd(q(gh()) + " norun --run");
   EXPECT_EQ(o.code, 2);
@@ -718,8 +719,8 @@ TEST_F(SeedTest, ClearErrors) {
   // A private repository with a token (sent as x-access-token, as to GitHub).
   Proc ok = seed_cmd(q(gh()) + " private", true, "GITHUB_TOKEN=" + std::string(kPass));
   ASSERT_EQ(ok.code, 0) << ok.out << ok.err;
-  EXPECT_EQ(read_all(dir_ / "private/README"), "top\n");
-  EXPECT_EQ(read_all(dir_ / "private/.git/config").find(kPass), std::string::npos);
+  EXPECT_EQ(slurp(dir_ / "private/README"), "top\n");
+  EXPECT_EQ(slurp(dir_ / "private/.git/config").find(kPass), std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -758,7 +759,7 @@ TEST_F(GitCliTest, GithubBlockReportsTheRun) {
                          q(port_file) + " && break; sleep 0.1; done",
                      dir_);
   ASSERT_EQ(start.code, 0) << start.err;
-  std::string api = "http://127.0.0.1:" + read_all(port_file);
+  std::string api = "http://127.0.0.1:" + slurp(port_file);
   const std::string sha = "0123456789abcdef0123456789abcdef01234567";
   file("event.json", R"({"after": ")" + sha + R"(", "ref": "refs/heads/main",
     "repository": {"full_name": "acme/proj", "clone_url": "https://github.com/acme/proj.git"}})");
@@ -776,7 +777,7 @@ jobs:
   shell("kill $(cat " + q(dir_ / "api.pid") + ")", dir_);
   ASSERT_EQ(o.code, 0) << o.out << o.err;
   EXPECT_EQ(o.err.find("warning"), std::string::npos) << o.err;
-  std::string requests = read_all(log_file);
+  std::string requests = slurp(log_file);
   size_t pending =
       requests.find("POST /repos/acme/proj/statuses/" + sha + R"( {"context":"wfrun/ci")");
   ASSERT_NE(pending, std::string::npos) << requests;
@@ -861,7 +862,7 @@ TEST_F(GitCliTest, GithubBlockReportsTheRunAsAnApp) {
                 q(port_file) + " && break; sleep 0.1; done",
             dir_);
   ASSERT_EQ(start.code, 0) << start.err;
-  std::string api = "http://127.0.0.1:" + read_all(port_file);
+  std::string api = "http://127.0.0.1:" + slurp(port_file);
   const std::string sha = "0123456789abcdef0123456789abcdef01234567";
   file("event.json", R"({"after": ")" + sha + R"(", "ref": "refs/heads/main",
     "repository": {"full_name": "acme/proj", "clone_url": "https://github.com/acme/proj.git"}})");
@@ -878,7 +879,7 @@ jobs:
       "WFRUN_SECRET_app_pem=\"$(cat " + q(dir_ / "app.pem") + ")\" WFRUN_GITHUB_API_URL=" + api);
   ASSERT_EQ(o.code, 0) << o.out << o.err;
   EXPECT_EQ(o.err.find("warning"), std::string::npos) << o.err;
-  std::string requests = read_all(log_file);
+  std::string requests = slurp(log_file);
   EXPECT_EQ(requests.find("TOKEN alg=RS256 iss=12345 verified=True\n"), 0u) << requests;
   size_t created = requests.find("POST /repos/acme/proj/check-runs Bearer ghs_inst4llation ");
   ASSERT_NE(created, std::string::npos) << requests;

@@ -22,6 +22,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/files.h"
 #include "tests/support/git_https.h"
 
 extern char** environ;
@@ -34,7 +35,7 @@ namespace {
 using wfrun::testkit::GitHttpsTest;
 using wfrun::testkit::Proc;
 using wfrun::testkit::q;
-using wfrun::testkit::read_all;
+using wfrun::testing::slurp;
 using wfrun::testkit::shell;
 
 const char* kUser = "alice";
@@ -43,7 +44,7 @@ const char* kGithubToken = "ghp-serve-run-S3cret";  // WFRUN_GITHUB_TOKEN
 
 /// The real example payload `name` (the first whose `pick` holds) from @octokit/webhooks-examples.
 json example(const std::string& name, bool (*pick)(const json&)) {
-  static const json all = json::parse(read_all(
+  static const json all = json::parse(slurp(
       fs::path(WFRUN_SOURCE_DIR) / "node_modules/@octokit/webhooks-examples/api.github.com/index.json"));
   for (const auto& w : all)
     if (w.value("name", "") == name)
@@ -190,12 +191,12 @@ class ServeRunTest : public GitHttpsTest {
     Proc p = shell("cd " + q(dir_) + " && " + env(git_token) + WFRUN_BIN + " serve-run --state-dir " +
                        q(state_) + " --dir " + q(rundir) + " >" + q(rundir / "log") + " 2>&1",
                    dir_);
-    p.out = read_all(rundir / "log");
+    p.out = slurp(rundir / "log");
     return p;
   }
-  json result(const fs::path& rundir) { return json::parse(read_all(rundir / "result.json")); }
+  json result(const fs::path& rundir) { return json::parse(slurp(rundir / "result.json")); }
   json run_json(const std::string& id) {
-    return json::parse(read_all(state_ / "runs" / id / "run.json"));
+    return json::parse(slurp(state_ / "runs" / id / "run.json"));
   }
   const json* entry(const json& res, const std::string& path) {
     for (const auto& w : res["workflows"])
@@ -207,7 +208,7 @@ class ServeRunTest : public GitHttpsTest {
     for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
          it.increment(ec)) {
       if (!it->is_regular_file() || it->is_symlink()) continue;
-      std::string text = read_all(it->path());
+      std::string text = slurp(it->path());
       EXPECT_EQ(text.find(kGitToken), std::string::npos) << it->path();
       EXPECT_EQ(text.find(kGithubToken), std::string::npos) << it->path();
     }
@@ -254,14 +255,14 @@ TEST_F(ServeRunTest, PushRunsTheMatchingWorkflowsAndReportsTheInvalidOne) {
   EXPECT_EQ(run["phase"], "succeeded");
   EXPECT_EQ(run["workflow"], "main");  // the store names a workflow by its file's stem
   EXPECT_EQ(run["jobs"][0]["outputs"]["seen"], sha + " refs/heads/main " + srv().url(proj_));
-  std::string log = read_all(state_ / "runs" / id / "jobs/show/log");
+  std::string log = slurp(state_ / "runs" / id / "jobs/show/log");
   EXPECT_NE(log.find("ps=" + sha + " refs/heads/main " + srv().url(proj_)), std::string::npos)
       << log;
   EXPECT_NE(log.find("ctx=" + sha + " refs/heads/main acme/proj"), std::string::npos) << log;
   EXPECT_NE(log.find("the checkout"), std::string::npos) << log;  // cwd = the checkout
   EXPECT_NE(log.find("tok=***"), std::string::npos) << log;       // the secret, masked
   EXPECT_EQ(run_json((*grad)["run_id"])["phase"], "succeeded");
-  EXPECT_NE(read_all(state_ / "runs" / std::string((*grad)["run_id"]) / "jobs/hello/log")
+  EXPECT_NE(slurp(state_ / "runs" / std::string((*grad)["run_id"]) / "jobs/hello/log")
                 .find("gradient refs/heads/main"),
             std::string::npos);
   // The log says why each workflow ran or not.
@@ -337,7 +338,7 @@ TEST_F(ServeRunTest, PullRequestFetchesTheHeadFromThePullRef) {
   EXPECT_EQ(res["status"], "success") << res.dump(2);
   ASSERT_EQ(res["workflows"].size(), 1u);
   std::string id = res["workflows"][0]["run_id"];
-  std::string log = read_all(state_ / "runs" / id / "jobs/show/log");
+  std::string log = slurp(state_ / "runs" / id / "jobs/show/log");
   EXPECT_NE(log.find("from the PR"), std::string::npos) << log;
   EXPECT_NE(log.find("ctx=" + head + " refs/pull/7/merge acme/pr"), std::string::npos) << log;
   EXPECT_EQ(run_json(id)["jobs"][0]["outputs"]["seen"],
@@ -359,7 +360,7 @@ TEST_F(ServeRunTest, ManualRunOfOneWorkflowWithInputs) {
   ASSERT_EQ(res["workflows"].size(), 1u);  // just that file; broken.yaml is not even read
   EXPECT_EQ(res["workflows"][0]["path"], ".wfrun/workflows/manual.yaml");
   std::string id = res["workflows"][0]["run_id"];
-  EXPECT_NE(read_all(state_ / "runs" / id / "jobs/greet/log")
+  EXPECT_NE(slurp(state_ / "runs" / id / "jobs/greet/log")
                 .find("greeting=hi there ref=refs/heads/main"),
             std::string::npos);
   EXPECT_NE(p.out.find("checked out " + sha), std::string::npos) << p.out;
@@ -403,14 +404,14 @@ TEST_F(ServeRunTest, SigtermCancelsTheRunningWorkflowAndStillWritesTheResult) {
   ASSERT_EQ(::posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv.data(), environ), 0);
   // Wait (generously: a loaded machine) until the job has started and printed.
   fs::path job_log = state_ / "runs/1/jobs/slow/log";
-  for (int i = 0; i < 1200 && read_all(job_log).find("started") == std::string::npos; ++i)
+  for (int i = 0; i < 1200 && slurp(job_log).find("started") == std::string::npos; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ASSERT_NE(read_all(job_log).find("started"), std::string::npos) << read_all(rd / "log");
+  ASSERT_NE(slurp(job_log).find("started"), std::string::npos) << slurp(rd / "log");
   ::kill(pid, SIGTERM);
   int st = 0;
   ASSERT_EQ(::waitpid(pid, &st, 0), pid);
   ASSERT_TRUE(WIFEXITED(st)) << st;
-  EXPECT_EQ(WEXITSTATUS(st), 130) << read_all(rd / "log");
+  EXPECT_EQ(WEXITSTATUS(st), 130) << slurp(rd / "log");
   json res = result(rd);
   EXPECT_EQ(res["status"], "cancelled") << res.dump(2);
   EXPECT_EQ(res["workflows"][0]["status"], "cancelled");

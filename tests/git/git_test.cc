@@ -22,12 +22,15 @@
 #include "git/clone_cache.h"
 #include "git/commit_push.h"
 #include "git/seed.h"
+#include "tests/support/files.h"
 #include "tests/support/git_https.h"
 
 namespace wfrun::git {
 namespace {
 
 namespace fs = std::filesystem;
+using wfrun::testing::slurp;
+using wfrun::testing::write_file;
 
 struct Cmd {
   int rc;
@@ -55,18 +58,6 @@ std::string q(const std::string& s) {
 std::string trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
 }
 
 /// A temporary folder, removed with everything in it.
@@ -166,7 +157,7 @@ TEST_F(GitLocalTest, RefusesFilesOver50MegabytesNamingThem) {
   std::string big = tmp_ / "big.bin", big2 = tmp_ / "big2.bin";
   fs::resize_file((std::ofstream(big), big), 60'000'000);  // sparse: no disk used
   fs::resize_file((std::ofstream(big2), big2), 50'000'001);
-  write(tmp_.path() / "small.txt", "ok\n");
+  write_file(tmp_.path() / "small.txt", "ok\n");
   auto r = a->commit_paths("main", "",
                            {{tmp_ / "small.txt", "s.txt"}, {big, "b.bin"}, {big2, "b2.bin"}});
   ASSERT_FALSE(r);
@@ -190,9 +181,9 @@ TEST_F(GitLocalTest, RefusesFilesOver50MegabytesNamingThem) {
 TEST_F(GitLocalTest, CommitsFilesAndDirectoriesWithModes) {
   auto a = Repository::clone(origin_, tmp_ / "a", {});
   ASSERT_TRUE(a);
-  write(tmp_.path() / "out/x.txt", "x\n");
-  write(tmp_.path() / "out/sub/y.txt", "y\n");
-  write(tmp_.path() / "run.sh", "#!/bin/sh\n");
+  write_file(tmp_.path() / "out/x.txt", "x\n");
+  write_file(tmp_.path() / "out/sub/y.txt", "y\n");
+  write_file(tmp_.path() / "run.sh", "#!/bin/sh\n");
   fs::permissions(tmp_.path() / "run.sh", fs::perms::owner_exec, fs::perm_options::add);
   auto r = a->commit_paths("main", "", {{tmp_ / "out", "results/out"}, {tmp_ / "run.sh", "bin/"}},
                            "add results [skip ci]", "Ada <ada@example.com>");
@@ -451,10 +442,10 @@ TEST(GitCommitAction, ChecksWhatTheTableCannot) {
 
 TEST(GitCommitAction, ExpandPathsLikeCpDashR) {
   TempDir tmp;
-  write(tmp.path() / "in/report/a.md", "a");
-  write(tmp.path() / "in/report/b.md", "b");
-  write(tmp.path() / "in/report/c.txt", "c");
-  write(tmp.path() / "in/model/w.bin", "w");
+  write_file(tmp.path() / "in/report/a.md", "a");
+  write_file(tmp.path() / "in/report/b.md", "b");
+  write_file(tmp.path() / "in/report/c.txt", "c");
+  write_file(tmp.path() / "in/model/w.bin", "w");
   std::string in = tmp / "in";
   auto files = expand_paths(in, {"report/*.md", "model"}, "runs/1/");
   ASSERT_TRUE(files) << files.error().str();
@@ -755,7 +746,7 @@ TEST_F(GitHttpTest, CommitsAndPushes) {
   seed("push");
   auto repo = Repository::clone(srv().url("push"), tmp_ / "c", good());
   ASSERT_TRUE(repo);
-  write(tmp_.path() / "metrics.json", "{\"acc\": 0.9}\n");
+  write_file(tmp_.path() / "metrics.json", "{\"acc\": 0.9}\n");
   auto c = repo->commit_paths("main", "", {{tmp_ / "metrics.json", "results/metrics.json"}});
   ASSERT_TRUE(c) << c.error().str();
   auto p = repo->push("main", good());
@@ -771,7 +762,7 @@ TEST_F(GitHttpTest, PushWithABadPasswordFailsWithoutRetrying) {
   seed("pushpw");
   auto repo = Repository::clone(srv().url("pushpw"), tmp_ / "c", good());
   ASSERT_TRUE(repo);
-  write(tmp_.path() / "f.txt", "f\n");
+  write_file(tmp_.path() / "f.txt", "f\n");
   ASSERT_TRUE(repo->commit_paths("main", "", {{tmp_ / "f.txt", "f.txt"}}));
   RemoteOptions bad = good();
   bad.creds.token = "nope-nope";
@@ -791,7 +782,7 @@ TEST_F(GitHttpTest, ServerRejectsANonFastForwardPush) {
   ASSERT_TRUE(repo);
   cli_push_commit(s, "denynff", "other.txt");  // main moves on the server
   ASSERT_TRUE(repo->fetch(good()));
-  write(tmp_.path() / "f.txt", "f\n");
+  write_file(tmp_.path() / "f.txt", "f\n");
   // Build on the old tip (a local branch), then force it onto main: the server must refuse.
   git::Repository& r = *repo;
   ASSERT_EQ(sh("git -C " + q(tmp_ / "c") + " update-ref refs/heads/stale " + s.main).rc, 0);
@@ -807,9 +798,9 @@ TEST_F(GitHttpTest, ServerRejectsANonFastForwardPush) {
 TEST_F(GitHttpTest, PreReceiveHookRejectionKeepsTheCommitAndSaysHowToPush) {
   seed("hook");
   fs::path hook = fs::path(srv().bare("hook")) / "hooks/pre-receive";
-  write(hook, "#!/bin/sh\necho 'pushes to main are frozen' >&2\nexit 1\n");
+  write_file(hook, "#!/bin/sh\necho 'pushes to main are frozen' >&2\nexit 1\n");
   fs::permissions(hook, fs::perms::owner_all);
-  write(tmp_.path() / "f.txt", "f\n");
+  write_file(tmp_.path() / "f.txt", "f\n");
   CommitPushRequest req;
   req.url = srv().url("hook");
   req.work_dir = tmp_ / "work";
@@ -838,7 +829,7 @@ TEST_F(GitHttpTest, PreReceiveHookRejectionKeepsTheCommitAndSaysHowToPush) {
 
 TEST_F(GitHttpTest, CommitAndPushCreatesTheBranchFromBase) {
   Seed s = seed("newbranch");
-  write(tmp_.path() / "r.txt", "r\n");
+  write_file(tmp_.path() / "r.txt", "r\n");
   CommitPushRequest req;
   req.url = srv().url("newbranch");
   req.work_dir = tmp_ / "work";
@@ -882,8 +873,8 @@ TEST_F(GitHttpTest, BigPushesSkipTheDeltaSearch) {
     return trimmed(v.out);
   };
   auto push = [&](const std::string& branch, std::uint64_t limit, const std::string& tag) {
-    write(tmp_.path() / tag / "a.txt", text + tag + " a\n");
-    write(tmp_.path() / tag / "b.txt", text + tag + " b\n");
+    write_file(tmp_.path() / tag / "a.txt", text + tag + " a\n");
+    write_file(tmp_.path() / tag / "b.txt", text + tag + " b\n");
     CommitPushRequest req;
     req.url = srv().url("deltas");
     req.work_dir = tmp_ / ("work-" + tag);
@@ -912,7 +903,7 @@ TEST_F(GitHttpTest, FourRacingPushersAllLand) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kPushers; ++i) {
     std::string name = "run" + std::to_string(i) + ".txt";
-    write(tmp_.path() / ("in" + std::to_string(i)) / name, "run " + std::to_string(i) + "\n");
+    write_file(tmp_.path() / ("in" + std::to_string(i)) / name, "run " + std::to_string(i) + "\n");
   }
   for (int i = 0; i < kPushers; ++i) {
     threads.emplace_back([&, i] {

@@ -31,10 +31,13 @@
 #include <gtest/gtest.h>
 
 #include "http/serve/config.h"
+#include "tests/serve/github_openapi.h"
 #include "tests/serve/serve_process.h"
+#include "tests/support/eventually.h"
 #include "http/serve/run_page.h"
 #include "http/serve/signature.h"
 #include "tests/http/openapi_check.h"
+#include "tests/support/files.h"
 #include "tests/support/git_https.h"
 
 namespace fs = std::filesystem;
@@ -43,13 +46,19 @@ using namespace wfrun::serve;
 
 namespace {
 
+using wfrun::serve::testing::github_openapi;
+using wfrun::serve::testing::npm_required;
+using wfrun::testkit::eventually;
+/// How long one thing a test waits for may take: the fixtures server and a real serve-run are slow on two loaded cores.
+constexpr double kWait = 60;
+
 const char* const kSecret = "loop-webhook-secret";
 const char* const kApiToken = "loop-api-token";
 const char* const kRepoToken = "ghp-loop-R3poT0ken";  // statuses (and clones in the full loop)
 const std::string kModules = std::string(WFRUN_SOURCE_DIR) + "/node_modules";
 
 using wfrun::testkit::q;
-using wfrun::testkit::read_all;
+using wfrun::testing::slurp;
 
 /// Runs `cmd` in sh; returns its exit code, stdout+stderr in `*out`.
 int shell(const std::string& cmd, std::string* out = nullptr) {
@@ -57,7 +66,7 @@ int shell(const std::string& cmd, std::string* out = nullptr) {
   int fd = ::mkstemp(tmpl);
   ::close(fd);
   int st = std::system(("{ " + cmd + " ; } >" + q(tmpl) + " 2>&1 </dev/null").c_str());
-  if (out) *out = read_all(tmpl);
+  if (out) *out = slurp(tmpl);
   ::unlink(tmpl);
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
@@ -83,27 +92,7 @@ json push_example() {
 
 std::string sign(const std::string& body) { return "sha256=" + hmac_sha256_hex(kSecret, body); }
 
-/// Waits up to `seconds` for `ok`; true when it held.
-bool eventually(const std::function<bool()>& ok, double seconds = 60) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < until) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return ok();
-}
 
-const wfrun::http::testing::OpenApiSpec* spec() {
-  static std::string why;
-  static const auto* s = wfrun::http::testing::OpenApiSpec::load(
-      kModules + "/@octokit/openapi/generated/api.github.com.json", &why);
-  return s;
-}
-
-bool npm_required() {
-  const char* v = std::getenv("WFRUN_REQUIRE_NPM");
-  return v && std::string(v) == "1";
-}
 
 /// @octokit/fixtures-server (through tests/http/serve-fixtures.mjs) serving the scenarios a
 /// test built; the process ends with this object.
@@ -191,7 +180,7 @@ json step(const std::string& method, const std::string& path, int status, const 
             {"headers", {{"content-type", "application/json; charset=utf-8"}}}};
   if (!body.is_null()) {
     s["body"] = body;
-    for (const auto& e : spec()->check(method == "post" ? "POST" : method, path, body.dump()))
+    for (const auto& e : github_openapi()->check(method == "post" ? "POST" : method, path, body.dump()))
       ADD_FAILURE() << method << " " << path << ": " << e;
   }
   return s;
@@ -224,7 +213,7 @@ class ServeProcess {
     pid_ = -1;
   }
   void hup() const { ::kill(pid_, SIGHUP); }
-  std::string log() const { return read_all(dir_ / "server.log"); }
+  std::string log() const { return slurp(dir_ / "server.log"); }
 
   httplib::Client client() const {
     httplib::Client c("127.0.0.1", port_);
@@ -256,7 +245,7 @@ class ServeProcess {
     eventually([&] {
       r = run(id);
       return r.is_object() && r["status"] == status;
-    });
+    }, kWait);
     return r;
   }
   /// Waits until run `id`'s report number `n` has `outcome`; returns the run.
@@ -283,10 +272,10 @@ class ServeProcess {
 /// Neither the server's log nor any file of its state (queue.db and its WAL, run folders)
 /// holds `secret`; `allowed` names files that may (the stand-in child's env.txt dump).
 void expect_nowhere(const fs::path& dir, const std::string& secret, const std::set<std::string>& allowed = {}) {
-  EXPECT_EQ(read_all(dir / "server.log").find(secret), std::string::npos) << secret << " in server.log";
+  EXPECT_EQ(slurp(dir / "server.log").find(secret), std::string::npos) << secret << " in server.log";
   for (auto& e : fs::recursive_directory_iterator(dir / "state")) {
     if (!e.is_regular_file() || allowed.count(e.path().filename().string())) continue;
-    EXPECT_EQ(read_all(e.path()).find(secret), std::string::npos) << secret << " in " << e.path();
+    EXPECT_EQ(slurp(e.path()).find(secret), std::string::npos) << secret << " in " << e.path();
   }
 }
 
@@ -343,7 +332,7 @@ class ServeLoop : public ::testing::Test {
     std::string why;
     if (examples().empty()) why = "node_modules/@octokit/webhooks-examples is missing (npm ci)";
     else if (std::system("node --version >/dev/null 2>&1") != 0) why = "node is not on PATH";
-    else if (!spec()) why = "cannot load GitHub's OpenAPI description (npm ci)";
+    else if (!github_openapi()) why = "cannot load GitHub's OpenAPI description (npm ci)";
     if (!why.empty()) {
       if (npm_required()) FAIL() << why;
       GTEST_SKIP() << why;
@@ -398,9 +387,9 @@ TEST_F(ServeLoop, PendingThenFailureWithTheRunLink) {
   const std::string sha = push["after"];
   const std::string statuses = "/repos/Codertocat/Hello-World/statuses/" + sha;
   const std::string link = kPublic + "/runs/1?key=" + run_key(keys(), 1);
-  fixtures({{"statuses", {step("post", statuses, 201, spec()->example("status"),
+  fixtures({{"statuses", {step("post", statuses, 201, github_openapi()->example("status"),
                                status_body("pending", "queued", link)),
-                          step("post", statuses, 201, spec()->example("status"),
+                          step("post", statuses, 201, github_openapi()->example("status"),
                                status_body("failure", "gated run: failure", link))}}});
   const std::string api = fixtures_->load("statuses");
   ASSERT_FALSE(api.empty());
@@ -475,7 +464,7 @@ TEST_F(ServeLoop, ApiFailureIsRecordedAndNeverFailsTheRun) {
   fixtures({{"flaky", {step("post", statuses, 500,
                             {{"message", "Server Error"}, {"documentation_url", "https://docs.github.com/rest"}},
                             status_body("pending", "queued", link)),
-                       step("post", statuses, 201, spec()->example("status"),
+                       step("post", statuses, 201, github_openapi()->example("status"),
                             status_body("error", "gated run: error", link))}}});
   const std::string api = fixtures_->load("flaky");
   ASSERT_FALSE(api.empty());
@@ -510,7 +499,7 @@ TEST_F(ServeLoop, GithubDownThenSighupRetriesAndReloadsTheRepositories) {
   const std::string sha = push["after"];
   const std::string link = kPublic + "/runs/1?key=" + run_key(keys(), 1);
   fixtures({{"late", {step("post", "/repos/Codertocat/Hello-World/statuses/" + sha, 201,
-                           spec()->example("status"), status_body("success", "gated run: success", link))}}});
+                           github_openapi()->example("status"), status_body("success", "gated run: success", link))}}});
   const std::string api = fixtures_->load("late");
   ASSERT_FALSE(api.empty());
   // GitHub is down: nothing listens where github-api points.
@@ -534,7 +523,7 @@ TEST_F(ServeLoop, GithubDownThenSighupRetriesAndReloadsTheRepositories) {
   // A broken file: logged, and the old configuration stays.
   std::ofstream(dir_ / "server.yaml", std::ios::app) << "max-concurrent: lots\n";
   server_->hup();
-  ASSERT_TRUE(eventually([&] { return server_->log().find("reload failed") != std::string::npos; }));
+  ASSERT_TRUE(eventually([&] { return server_->log().find("reload failed") != std::string::npos; }, kWait));
   EXPECT_NE(server_->log().find("reload failed, keeping the old configuration: server.yaml:11:17: "
                                 "max-concurrent: expected a whole number"),
             std::string::npos)
@@ -545,7 +534,7 @@ TEST_F(ServeLoop, GithubDownThenSighupRetriesAndReloadsTheRepositories) {
          "repositories:\n  - {repo: Codertocat/Hello-World, token-file: repo-token}\n"
          "  - repo: octokit/octokit.rb\n");
   server_->hup();
-  ASSERT_TRUE(eventually([&] { return server_->log().find("reloaded the configuration") != std::string::npos; }));
+  ASSERT_TRUE(eventually([&] { return server_->log().find("reloaded the configuration") != std::string::npos; }, kWait));
   auto r = server_->deliver(other.dump(), "guid-4");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 202) << r->body;
@@ -561,7 +550,7 @@ TEST_F(ServeLoop, GithubDownThenSighupRetriesAndReloadsTheRepositories) {
 TEST_F(ServeLoop, GithubAppInstallationToken) {
   // The App's installation token (GitHub's OpenAPI example, made to expire in the future)
   // reaches the child as WFRUN_GIT_TOKEN, and the status is posted with it.
-  json token = spec()->example("installation-token");
+  json token = github_openapi()->example("installation-token");
   token["expires_at"] = "2099-01-01T00:00:00Z";
   const std::string app_token = token["token"];
   const std::string sha = push_example()["after"];
@@ -569,7 +558,7 @@ TEST_F(ServeLoop, GithubAppInstallationToken) {
   fixtures({{"app", {step("post", "/app/installations/1/access_tokens", 201, token, nullptr, ""),
                      step("post", "/app/installations/1/access_tokens", 201, token, nullptr, ""),
                      step("post", "/repos/Codertocat/Hello-World/statuses/" + sha, 201,
-                          spec()->example("status"), status_body("success", "gated run: success", link),
+                          github_openapi()->example("status"), status_body("success", "gated run: success", link),
                           "Bearer " + app_token)}}});
   const std::string api = fixtures_->load("app");
   ASSERT_FALSE(api.empty());
@@ -589,7 +578,7 @@ TEST_F(ServeLoop, GithubAppInstallationToken) {
   json run = server_->wait_report(1, 0, "sent");
   EXPECT_EQ(run["status"], "success") << run.dump(2);
   EXPECT_EQ(fixtures_->pending(api), "");
-  const std::string env = read_all(dir_ / "state/serve/runs/1/env.txt");
+  const std::string env = slurp(dir_ / "state/serve/runs/1/env.txt");
   EXPECT_NE(env.find("WFRUN_GIT_TOKEN=" + app_token + "\n"), std::string::npos);
   EXPECT_NE(env.find("WFRUN_GITHUB_TOKEN=" + app_token + "\n"), std::string::npos);
   server_->stop();
@@ -671,8 +660,8 @@ TEST_F(ServeLoop, FullLoopPushCloneRunReport) {
   push["repository"]["clone_url"] = clone;
   const std::string statuses = "/repos/acme/loop/statuses/" + sha;
   const std::string link = kPublic + "/runs/1?key=" + run_key(keys(), 1);
-  fixtures({{"loop", {step("post", statuses, 201, spec()->example("status"), status_body("pending", "queued", link)),
-                      step("post", statuses, 201, spec()->example("status"),
+  fixtures({{"loop", {step("post", statuses, 201, github_openapi()->example("status"), status_body("pending", "queued", link)),
+                      step("post", statuses, 201, github_openapi()->example("status"),
                            status_body("success", "1 workflow succeeded", link))}}});
   const std::string api = fixtures_->load("loop");
   ASSERT_FALSE(api.empty());
@@ -709,18 +698,18 @@ TEST_F(ServeLoop, FullLoopPushCloneRunReport) {
   } join{follower, dir_ / "release"};
   json run = server_->wait_report(1, 0, "sent");
   EXPECT_EQ(run["reports"][0]["outcome"], "sent") << run.dump(2) << server_->log();
-  ASSERT_TRUE(eventually([&] { return saw_sha.load(); }))
-      << streamed << read_all(dir_ / "state/serve/runs/1/log");
+  ASSERT_TRUE(eventually([&] { return saw_sha.load(); }, kWait))
+      << streamed << slurp(dir_ / "state/serve/runs/1/log");
   EXPECT_FALSE(stream_done.load());  // the job is still waiting
   std::ofstream(dir_ / "release") << "";
-  ASSERT_TRUE(eventually([&] { return stream_done.load(); }));
+  ASSERT_TRUE(eventually([&] { return stream_done.load(); }, kWait));
   {
     std::lock_guard lock(mu);
     EXPECT_NE(streamed.find("released"), std::string::npos) << streamed;
   }
 
   run = server_->wait_report(1, 1, "sent");
-  EXPECT_EQ(run["status"], "success") << run.dump(2) << read_all(dir_ / "state/serve/runs/1/log");
+  EXPECT_EQ(run["status"], "success") << run.dump(2) << slurp(dir_ / "state/serve/runs/1/log");
   EXPECT_EQ(run["message"], "1 workflow succeeded");
   EXPECT_EQ(fixtures_->pending(api), "");
   ASSERT_EQ(run["workflows"].size(), 1u) << run.dump(2);

@@ -23,7 +23,10 @@
 #include "http/serve/queue.h"
 #include "http/serve/signature.h"
 #include "tests/serve/github_standin.h"
+#include "tests/serve/github_openapi.h"
 #include "tests/serve/serve_process.h"
+#include "tests/support/eventually.h"
+#include "tests/support/files.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -32,15 +35,16 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+using wfrun::serve::testing::github_openapi;
+using wfrun::serve::testing::npm_required;
+using wfrun::testing::slurp;
+using wfrun::testkit::eventually;
+/// How long one thing a test waits for may take: a few poll intervals, with slack for a loaded machine.
+constexpr double kWait = 30;
+
 const char* const kSecret = "poll-webhook-secret";
 const char* const kApiToken = "poll-api-token";
 const char* const kRepoToken = "ghp-poll-R3poT0ken";
-const std::string kModules = std::string(WFRUN_SOURCE_DIR) + "/node_modules";
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 /// Runs `cmd` with sh; its output, or a failed expectation.
 std::string sh(const std::string& cmd) {
@@ -55,26 +59,7 @@ std::string sh(const std::string& cmd) {
   return out;
 }
 
-bool eventually(const std::function<bool()>& ok, double seconds = 30) {
-  const auto until = Clock::now() + std::chrono::duration<double>(seconds);
-  while (Clock::now() < until) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return ok();
-}
 
-const wfrun::http::testing::OpenApiSpec* spec() {
-  static std::string why;
-  static const auto* s = wfrun::http::testing::OpenApiSpec::load(
-      kModules + "/@octokit/openapi/generated/api.github.com.json", &why);
-  return s;
-}
-
-bool npm_required() {
-  const char* v = std::getenv("WFRUN_REQUIRE_NPM");
-  return v && std::string(v) == "1";
-}
 
 // ---- a real server polling the stand-in ----
 
@@ -82,7 +67,7 @@ class ServePoll : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string why;
-    if (!spec()) why = "cannot load GitHub's OpenAPI description (npm ci)";
+    if (!github_openapi()) why = "cannot load GitHub's OpenAPI description (npm ci)";
     if (!why.empty()) {
       if (npm_required()) FAIL() << why;
       GTEST_SKIP() << why;
@@ -93,7 +78,7 @@ class ServePoll : public ::testing::Test {
     std::ofstream(dir_ / "secret") << kSecret << "\n";
     std::ofstream(dir_ / "tokens") << kApiToken << "\n";
     std::ofstream(dir_ / "repo-token") << kRepoToken << "\n";
-    github_ = std::make_unique<wfrun::serve::testing::GithubStandIn>(*spec());
+    github_ = std::make_unique<wfrun::serve::testing::GithubStandIn>(*github_openapi());
   }
   void TearDown() override {
     stop_server();
@@ -152,7 +137,7 @@ class ServePoll : public ::testing::Test {
     ::waitpid(pid_, nullptr, 0);
     pid_ = -1;
   }
-  std::string log() const { return read_all(dir_ / "server.log"); }
+  std::string log() const { return slurp(dir_ / "server.log"); }
   json api(const std::string& path) const {
     httplib::Client c("127.0.0.1", port_);
     auto r = c.Get(path.c_str(), {{"Authorization", std::string("Bearer ") + kApiToken}});
@@ -174,13 +159,13 @@ class ServePoll : public ::testing::Test {
   }
   /// Waits for the first poll of `name` to be recorded.
   void wait_first_poll(const std::string& name) {
-    ASSERT_TRUE(eventually([&] { return log().find("poll " + name + ": first poll") != std::string::npos; }))
+    ASSERT_TRUE(eventually([&] { return log().find("poll " + name + ": first poll") != std::string::npos; }, kWait))
         << log();
   }
   /// Waits for `n` more requests of `name` after now.
   void wait_requests(const std::string& name, size_t n) {
     const size_t from = github_->requests(name).size();
-    ASSERT_TRUE(eventually([&] { return github_->requests(name).size() >= from + n; })) << log();
+    ASSERT_TRUE(eventually([&] { return github_->requests(name).size() >= from + n; }, kWait)) << log();
   }
 
   fs::path dir_;
@@ -214,9 +199,9 @@ TEST_F(ServePoll, PushFoundWithinOneIntervalAndNothingCountsWhileNothingChanges)
   // the server removes its own once the run ends, which a quick run may do before this looks.)
   json payload;
   ASSERT_TRUE(eventually([&] {
-    payload = json::parse(read_all(dir_ / "state/serve/runs/1/payload-seen.json"), nullptr, false);
+    payload = json::parse(slurp(dir_ / "state/serve/runs/1/payload-seen.json"), nullptr, false);
     return payload.is_object();
-  }));
+  }, kWait));
   EXPECT_EQ(payload["wfrun_polled"], true);
   EXPECT_EQ(payload["after"], sha);
   EXPECT_EQ(payload["head_commit"]["message"], "second");
@@ -224,7 +209,7 @@ TEST_F(ServePoll, PushFoundWithinOneIntervalAndNothingCountsWhileNothingChanges)
   EXPECT_EQ(payload["before"].get<std::string>().size(), 40u);
 
   // Nothing changes: three more rounds of polls, all 304s, none counted against the limit.
-  eventually([&] { return api("/api/runs/1")["status"] == "success"; });
+  eventually([&] { return api("/api/runs/1")["status"] == "success"; }, kWait);
   wait_requests("acme/app", 3);
   const int counted = github_->counted("acme/app");
   const size_t before = github_->requests("acme/app").size();
@@ -292,9 +277,9 @@ TEST_F(ServePoll, TagsPullRequestsForcePushSkipCiAndDeletedRefs) {
   EXPECT_EQ(r[3]["sha"], pr2);
   json payload;
   ASSERT_TRUE(eventually([&] {
-    payload = json::parse(read_all(dir_ / "state/serve/runs/4/payload-seen.json"), nullptr, false);
+    payload = json::parse(slurp(dir_ / "state/serve/runs/4/payload-seen.json"), nullptr, false);
     return payload.is_object();
-  }));
+  }, kWait));
   EXPECT_EQ(payload["action"], "synchronize");
   EXPECT_EQ(payload["before"], pr1);
   EXPECT_EQ(payload["wfrun_polled"], true);
@@ -305,13 +290,13 @@ TEST_F(ServePoll, TagsPullRequestsForcePushSkipCiAndDeletedRefs) {
   push("acme/app", "main");
   push("acme/app", "feature:refs/heads/feature");
   github_->sync("acme/app");
-  ASSERT_TRUE(eventually([&] { return log().find("asks to skip") != std::string::npos; })) << log();
+  ASSERT_TRUE(eventually([&] { return log().find("asks to skip") != std::string::npos; }, kWait)) << log();
   r = wait_runs(5);
   ASSERT_EQ(r.size(), 5u) << "the new branch runs, the [skip ci] head does not\n" << log();
   EXPECT_EQ(r[4]["ref"], "refs/heads/feature");
   push("acme/app", ":refs/heads/feature");
   github_->sync("acme/app");
-  ASSERT_TRUE(eventually([&] { return log().find("refs/heads/feature was deleted; nothing runs") != std::string::npos; }))
+  ASSERT_TRUE(eventually([&] { return log().find("refs/heads/feature was deleted; nothing runs") != std::string::npos; }, kWait))
       << log();
   wait_requests("acme/app", 3);
   EXPECT_EQ(runs().size(), 5u) << log();
@@ -365,7 +350,7 @@ TEST_F(ServePoll, AWebhookAndAPollOfTheSamePushRunOnce) {
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 202) << res->body;
   github_->sync("acme/app");
-  ASSERT_TRUE(eventually([&] { return log().find("already queued by a webhook delivery (run 1)") != std::string::npos; }))
+  ASSERT_TRUE(eventually([&] { return log().find("already queued by a webhook delivery (run 1)") != std::string::npos; }, kWait))
       << log();
   EXPECT_EQ(runs().size(), 1u);
 
@@ -447,7 +432,7 @@ TEST_F(ServePoll, KillDashNineBetweenPollAndRunThenRestartRunsEachPushOnce) {
   push("acme/app", "main");
   github_->sync("acme/app");
   ASSERT_EQ(wait_runs(1).size(), 1u) << log();
-  eventually([&] { return api("/api/runs/1")["status"] == "running"; });
+  eventually([&] { return api("/api/runs/1")["status"] == "running"; }, kWait);
   // Run 2 is queued behind run 1 (max-concurrent: 1) when the server dies.
   const std::string c = commit("acme/app", "c");
   push("acme/app", "main");
@@ -460,7 +445,7 @@ TEST_F(ServePoll, KillDashNineBetweenPollAndRunThenRestartRunsEachPushOnce) {
   ASSERT_TRUE(eventually([&] {
     json r = runs();
     return r.size() == 2 && r[0]["status"] == "success" && r[1]["status"] == "success";
-  })) << runs().dump() << log();
+  }, kWait)) << runs().dump() << log();
   wait_requests("acme/app", 3);
   json r = runs();
   ASSERT_EQ(r.size(), 2u) << log();
@@ -481,7 +466,7 @@ TEST_F(ServePoll, RateLimitBacksOffAndARevokedTokenLeavesTheOthersPolling) {
   // Rate-limited for 3 s: one refused request, then nothing until the reset.
   github_->rate_limit("acme/app", 3);
   const auto limited = Clock::now();
-  ASSERT_TRUE(eventually([&] { return log().find("rate limit is exhausted") != std::string::npos; })) << log();
+  ASSERT_TRUE(eventually([&] { return log().find("rate limit is exhausted") != std::string::npos; }, kWait)) << log();
   const std::string sha = commit("acme/app", "after the limit");
   push("acme/app", "main");
   github_->sync("acme/app");
@@ -498,7 +483,7 @@ TEST_F(ServePoll, RateLimitBacksOffAndARevokedTokenLeavesTheOthersPolling) {
 
   // acme/app's token is revoked: a clear error, and acme/lib keeps polling.
   github_->set_token("acme/app", "another-token");
-  ASSERT_TRUE(eventually([&] { return log().find("401 Bad credentials") != std::string::npos; })) << log();
+  ASSERT_TRUE(eventually([&] { return log().find("401 Bad credentials") != std::string::npos; }, kWait)) << log();
   const std::string lib = commit("acme/lib", "still polled");
   push("acme/lib", "main");
   github_->sync("acme/lib");
@@ -535,10 +520,10 @@ TEST_F(ServePoll, FullLoopAPolledPushIsClonedAndRunByServeRun) {
     run = api("/api/runs/1");
     return run.is_object() && is_final_status(run.value("status", ""));
   }, 120)) << log();
-  EXPECT_EQ(run["status"], "success") << read_all(dir_ / "state/serve/runs/1/log");
-  EXPECT_NE(read_all(dir_ / "state/serve/runs/1/log").find("polled sha=" + sha + " ref=refs/heads/main"),
+  EXPECT_EQ(run["status"], "success") << slurp(dir_ / "state/serve/runs/1/log");
+  EXPECT_NE(slurp(dir_ / "state/serve/runs/1/log").find("polled sha=" + sha + " ref=refs/heads/main"),
             std::string::npos)
-      << read_all(dir_ / "state/serve/runs/1/log");
+      << slurp(dir_ / "state/serve/runs/1/log");
 }
 
 TEST_F(ServePoll, CatchUpRunsTheHeadsTheFirstPollFinds) {

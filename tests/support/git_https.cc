@@ -1,5 +1,7 @@
 #include "tests/support/git_https.h"
 
+#include "tests/support/files.h"
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -19,20 +21,13 @@ std::string q(const std::string& s) {
   return out + "'";
 }
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 Proc shell(const std::string& cmd, const fs::path& scratch) {
   fs::path out = scratch / "sh.out", err = scratch / "sh.err";
   int st = std::system(("{ " + cmd + " ; } >" + q(out) + " 2>" + q(err) + " </dev/null").c_str());
   Proc r;
   r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  r.out = read_all(out);
-  r.err = read_all(err);
+  r.out = testing::slurp(out);
+  r.err = testing::slurp(err);
   return r;
 }
 

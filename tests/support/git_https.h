@@ -25,8 +25,6 @@ struct Proc {
 /// `s` quoted for sh.
 std::string q(const std::string& s);
 
-/// The whole file ("" when it cannot be read).
-std::string read_all(const std::filesystem::path& p);
 
 /// Runs `cmd` with sh, stdin from /dev/null; stdout and stderr go through files in `scratch`.
 Proc shell(const std::string& cmd, const std::filesystem::path& scratch);
