@@ -54,18 +54,11 @@ jobs:
 class GpuContainers : public ::testing::Test {
  protected:
   void SetUp() override {
-    ::setenv("WFRUN_FAKE_GPUS", "2xH100", 1);
-    ::setenv("WFRUN_NVML_LIB", "none", 1);
-    ::setenv("WFRUN_NVIDIA_SMI", "none", 1);
     cdi_ = dir_ / "cdi";
     ASSERT_TRUE(make_dirs(cdi_));
     ::setenv("WFRUN_CDI_SPEC_DIRS", cdi_.c_str(), 1);
   }
-  void TearDown() override {
-    for (const char* v : {"WFRUN_FAKE_GPUS", "WFRUN_NVML_LIB", "WFRUN_NVIDIA_SMI",
-                          "WFRUN_CDI_SPEC_DIRS"})
-      ::unsetenv(v);
-  }
+  void TearDown() override { ::unsetenv("WFRUN_CDI_SPEC_DIRS"); }
   // A runtime stand-in named `name` that prints its arguments one a line; `docker info`
   // prints `info_answer` instead (exit 1 when it is empty: an old docker without the field).
   std::string runtime(const std::string& name, const std::string& info_answer = "") {
@@ -93,6 +86,7 @@ class GpuContainers : public ::testing::Test {
     return out;
   }
 
+  testing::FakeGpus gpus_{"2xH100"};
   TempDir dir_;
   std::string cdi_;
 };

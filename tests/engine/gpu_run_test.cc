@@ -25,18 +25,8 @@ using testing::TempDir;
 
 class GpuRun : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ::unsetenv("WFRUN_FAKE_GPUS");
-    // No real GPU either, whatever this machine has.
-    ::setenv("WFRUN_NVML_LIB", "none", 1);
-    ::setenv("WFRUN_NVIDIA_SMI", "none", 1);
-  }
-  void TearDown() override {
-    ::unsetenv("WFRUN_FAKE_GPUS");
-    ::unsetenv("WFRUN_NVML_LIB");
-    ::unsetenv("WFRUN_NVIDIA_SMI");
-  }
-  void fake(const char* spec) { ::setenv("WFRUN_FAKE_GPUS", spec, 1); }
+  void fake(const char* spec) { gpus_.set(spec); }
+  testing::FakeGpus gpus_;
 };
 
 TEST_F(GpuRun, EachJobSeesExactlyItsGpus) {

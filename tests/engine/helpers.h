@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
@@ -23,6 +24,28 @@ class TempDir {
 
  private:
   std::string path_;
+};
+
+/// A simulated GPU inventory for one test: no real GPU is seen (WFRUN_NVML_LIB and
+/// WFRUN_NVIDIA_SMI are "none", whatever this machine has) and WFRUN_FAKE_GPUS is `spec` ("" =
+/// no GPU at all); all three are unset again at the end.
+class FakeGpus {
+ public:
+  explicit FakeGpus(const char* spec = "") {
+    ::setenv("WFRUN_NVML_LIB", "none", 1);
+    ::setenv("WFRUN_NVIDIA_SMI", "none", 1);
+    set(spec);
+  }
+  ~FakeGpus() {
+    for (const char* v : {"WFRUN_FAKE_GPUS", "WFRUN_NVML_LIB", "WFRUN_NVIDIA_SMI"}) ::unsetenv(v);
+  }
+  FakeGpus(const FakeGpus&) = delete;
+  FakeGpus& operator=(const FakeGpus&) = delete;
+  /// WFRUN_FAKE_GPUS: e.g. "8xH100" or "2xA100,1xT4".
+  void set(const char* spec) {
+    if (*spec) ::setenv("WFRUN_FAKE_GPUS", spec, 1);
+    else ::unsetenv("WFRUN_FAKE_GPUS");
+  }
 };
 
 /// parse_workflow() or a test failure (and an empty workflow).
