@@ -189,8 +189,11 @@ namespace {
 // state the previous line left.
 void scan_flow(std::string_view line, int& depth, char& quote) {
   char prev = 0;  // the last character before this one on the line that is not a space
-  for (size_t i = 0; i < line.size(); prev = line[i] == ' ' ? prev : line[i], ++i) {
+  for (size_t i = 0; i < line.size(); ++i) {
     const char c = line[i];
+    // Read here, not in the loop's increment: an escape at the line's end moves i past it.
+    const char before = prev;
+    if (c != ' ') prev = c;
     if (quote == '\'') {
       if (c == '\'' && i + 1 < line.size() && line[i + 1] == '\'') ++i;
       else if (c == '\'') quote = 0;
@@ -205,7 +208,7 @@ void scan_flow(std::string_view line, int& depth, char& quote) {
       // Outside a flow collection a bracket opens one only where a value starts (the line's
       // first character, or after `: `, `- `, `? `); elsewhere it is text of a plain scalar
       // (`run: echo ${{ x }}`).
-      if (depth > 0 || prev == 0 || ((prev == ':' || prev == '-' || prev == '?') && line[i - 1] == ' '))
+      if (depth > 0 || before == 0 || ((before == ':' || before == '-' || before == '?') && line[i - 1] == ' '))
         ++depth;
     } else if ((c == ']' || c == '}') && depth > 0) {
       --depth;
@@ -324,8 +327,16 @@ Error WorkflowParser::yaml_error(const YAML::Exception& e) const {
   }
   auto it = kFriendly.find(e.msg);
   std::string msg = it != kFriendly.end() ? it->second : e.msg;
-  if (starts_with(e.msg, "unknown escape character")) {
-    msg = e.msg + " in a double-quoted string (use single quotes, or write '\\\\')";
+  if (starts_with(e.msg, "unknown escape character: ")) {
+    // yaml-cpp appends the byte after the '\\': its end-of-text mark (0x04) when there is none,
+    // the first byte only of a character outside ASCII.
+    const unsigned char c = static_cast<unsigned char>(e.msg.back());
+    if (c == 0x04)
+      msg = "the text ends inside a double-quoted string, after a '\\' (close the string with "
+            "'\"', or write a backslash as '\\\\')";
+    else
+      msg = std::string("unknown escape character") + (c > ' ' && c < 0x7f ? ": " + e.msg.substr(e.msg.size() - 1) : "") +
+            " in a double-quoted string (use single quotes, or write '\\\\')";
   }
   return Error(l, "YAML syntax error: " + msg);
 }

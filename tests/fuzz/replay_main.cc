@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,11 @@ int main(int argc, char** argv) {
     std::ifstream in(p, std::ios::binary);
     std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::fprintf(stderr, "replaying %s (%zu bytes)\n", p.c_str(), data.size());
-    LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+    // A buffer of exactly the input's size, as libFuzzer gives: a read one byte past the end
+    // (a std::string's terminator would hide it) is caught by the sanitizer build.
+    std::unique_ptr<std::uint8_t[]> exact(new std::uint8_t[data.size()]);
+    std::copy(data.begin(), data.end(), exact.get());
+    LLVMFuzzerTestOneInput(exact.get(), data.size());
   }
   std::printf("%zu inputs replayed\n", inputs.size());
   return 0;

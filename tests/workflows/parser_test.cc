@@ -1,6 +1,9 @@
 #include "workflows/parser.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
 #include <unistd.h>
 
 #include <cstdio>
@@ -377,6 +380,26 @@ TEST(Parser, TabsInsideBlockScalarsAreText) {
             "w.yaml:7:1: tabs are not allowed in YAML indentation; use spaces");
   EXPECT_EQ(parse_error("jobs:\n  a:\n  \t uses: script@v1\n"),
             "w.yaml:3:3: tabs are not allowed in YAML indentation; use spaces");
+}
+
+// Found by the 30-minute fuzz run: a backslash inside a double-quoted scalar as the text's last
+// byte made the line scan read one byte past the end. A buffer of exactly the text's size lets
+// the sanitizer build see such a read (a std::string's terminator would hide it).
+TEST(Parser, AnEscapeAtTheVeryEndOfTheTextIsNotReadPast) {
+  for (const std::string text : {"conte\x88\x8e:\n\nn, \"r\\", "a: \"\\", "jobs: {a: \"x\\"}) {
+    std::unique_ptr<char[]> exact(new char[text.size()]);
+    std::copy(text.begin(), text.end(), exact.get());
+    auto r = parse_workflow(std::string_view(exact.get(), text.size()), "w.yaml");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.error().str().rfind("w.yaml:", 0), 0u) << r.error().str();
+  }
+  EXPECT_EQ(parse_error("a: \"\\"),
+            "w.yaml:1:7: YAML syntax error: the text ends inside a double-quoted string, after a "
+            "'\\' (close the string with '\"', or write a backslash as '\\\\')");
+  // yaml-cpp names one byte of a character outside ASCII: not repeated, half a character.
+  EXPECT_EQ(parse_error("a: \"\\\xc3\xa9\""),
+            "w.yaml:1:7: YAML syntax error: unknown escape character in a double-quoted string "
+            "(use single quotes, or write '\\\\')");
 }
 
 TEST(Parser, EmptyText) {
