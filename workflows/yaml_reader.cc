@@ -259,9 +259,10 @@ void WorkflowParser::scan_tabs() {
         root_indent = -1;
         continue;
       }
-      // yaml-cpp (0.7) loops, allocating without end, on a ',' that begins a document's
-      // content or stands at or left of its root's column (where no plain scalar may start
-      // with one): refuse it before yaml-cpp sees it.
+      // A ',' that begins a document's content or stands at or left of its root's column
+      // (where no plain scalar may start with one). load_documents() would refuse it too
+      // (yaml-cpp 0.7 sees a new document there), but only as "unexpected ','": this says
+      // what is wrong with the line.
       if (line[n] == ',' && (root_indent < 0 || static_cast<int>(n) <= root_indent)) {
         Location l;
         l.file = wf_.file;

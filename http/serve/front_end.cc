@@ -25,157 +25,25 @@
 #include <unordered_map>
 
 #include "base/fd.h"
+#include "http/serve/front_end_conn.h"
 
 namespace wfrun::serve {
 
 namespace {
+
+using internal::address_of;
+using internal::Conn;
+using internal::ConnStream;
+using internal::openssl_error;
+using internal::State;
 
 double now_s() {
   using namespace std::chrono;
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
-std::string address_of(const sockaddr_storage& sa, int* port) {
-  char host[INET6_ADDRSTRLEN] = "";
-  *port = 0;
-  if (sa.ss_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(&sa);
-    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-    *port = ntohs(in->sin_port);
-  } else if (sa.ss_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&sa);
-    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-    *port = ntohs(in6->sin6_port);
-  }
-  return host;
-}
-
-std::string openssl_error() {
-  const unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
-
-enum class State {
-  kWaiting,   // for (the rest of) a request's head
-  kBody,      // for the rest of its body
-  kBusy,      // a worker has it
-  kDraining,  // answered and half-closed: reading what the client still sends, then closing
-};
-
 constexpr ssize_t kAgain = -2;  // read_some: nothing to read now
 constexpr size_t kDrainMax = 1u << 20;
-
-}  // namespace
-
-/// One client connection. Owned by the loop's map; while kBusy, a worker uses it alone.
-struct Conn {
-  UniqueFd fd;
-  Handle<SSL, SSL_free> ssl;  // destroyed before fd closes
-  std::string peer;
-  int peer_port = 0;
-  State state = State::kWaiting;
-  double deadline = 0;
-  bool started = false;   // a byte of the current request has arrived
-  bool want_write = false;  // TLS needs the socket writable to go on reading
-  bool expect_continue = false;
-  size_t scanned = 0;     // bytes of `in` searched for the head's end
-  size_t drained = 0;
-  int served = 0;
-  std::string in;  // read, not yet taken (the head so far; the start of a pipelined request)
-  RequestHead head;
-  std::string head_bytes;  // the head as httplib reads it
-  HeadDecision decision;
-  std::string body;
-};
-
-namespace {
-
-/// What a worker's httplib sees: the request's bytes from memory, answers to the socket.
-class ConnStream : public httplib::Stream {
- public:
-  ConnStream(Conn& c, int write_timeout_ms) : c_(c), timeout_ms_(write_timeout_ms) {}
-
-  bool is_readable() const override { return pos_ < c_.head_bytes.size() + c_.body.size(); }
-  // Not writable once the client has closed its side too (POLLRDHUP): HTTP clients do not
-  // half-close and wait for an answer, and a page that navigated away must free its stream
-  // slot at once rather than at its next write.
-  bool is_writable() const override {
-    pollfd p{c_.fd.get(), static_cast<short>(POLLOUT | POLLRDHUP), 0};
-    return ::poll(&p, 1, timeout_ms_) > 0 && !(p.revents & (POLLERR | POLLHUP | POLLNVAL | POLLRDHUP));
-  }
-  ssize_t read(char* ptr, size_t size) override {
-    const std::string& h = c_.head_bytes;
-    size_t n = 0;
-    while (n < size && pos_ < h.size() + c_.body.size()) {
-      const std::string& from = pos_ < h.size() ? h : c_.body;
-      const size_t at = pos_ < h.size() ? pos_ : pos_ - h.size();
-      const size_t k = std::min(size - n, from.size() - at);
-      std::memcpy(ptr + n, from.data() + at, k);
-      n += k;
-      pos_ += k;
-    }
-    return static_cast<ssize_t>(n);
-  }
-  ssize_t write(const char* ptr, size_t size) override {
-    size_t done = 0;
-    while (done < size) {
-      int wait_for = POLLOUT;
-      if (c_.ssl) {
-        ERR_clear_error();
-        const int chunk = static_cast<int>(std::min<size_t>(size - done, 1u << 30));
-        const int r = SSL_write(c_.ssl.get(), ptr + done, chunk);
-        if (r > 0) {
-          done += static_cast<size_t>(r);
-          continue;
-        }
-        const int e = SSL_get_error(c_.ssl.get(), r);
-        if (e == SSL_ERROR_WANT_READ) wait_for = POLLIN;
-        else if (e != SSL_ERROR_WANT_WRITE) return fail();
-      } else {
-        const ssize_t r = ::send(c_.fd.get(), ptr + done, size - done, MSG_NOSIGNAL);
-        if (r > 0) {
-          done += static_cast<size_t>(r);
-          continue;
-        }
-        if (r < 0 && errno == EINTR) continue;
-        if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return fail();
-      }
-      pollfd p{c_.fd.get(), static_cast<short>(wait_for), 0};
-      if (::poll(&p, 1, timeout_ms_) <= 0) return fail();
-    }
-    return static_cast<ssize_t>(size);
-  }
-  void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    ip = c_.peer;
-    port = c_.peer_port;
-  }
-  void get_local_ip_and_port(std::string& ip, int& port) const override {
-    sockaddr_storage sa{};
-    socklen_t len = sizeof sa;
-    ip.clear();
-    port = 0;
-    if (::getsockname(c_.fd.get(), reinterpret_cast<sockaddr*>(&sa), &len) == 0) ip = address_of(sa, &port);
-  }
-  // httplib asks for the socket only to refuse descriptors past FD_SETSIZE (its select()); this
-  // stream never selects, and the front end may hold more than 1,024 connections.
-  socket_t socket() const override { return -1; }
-
-  bool broken() const { return broken_; }
-
- private:
-  ssize_t fail() {
-    broken_ = true;
-    return -1;
-  }
-  Conn& c_;
-  int timeout_ms_;
-  size_t pos_ = 0;
-  bool broken_ = false;
-};
 
 }  // namespace
 
