@@ -15,6 +15,7 @@
 
 #include "base/fd.h"
 #include "base/strings.h"
+#include "engine/notebook/assembler.h"
 #include "engine/notebook/embedded.h"
 #include "engine/notebook/json_reader.h"
 #include "engine/notebook/notebook.h"
@@ -31,62 +32,10 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-std::string iso_now() {
-  auto now = std::chrono::system_clock::now();
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
-  time_t secs = static_cast<time_t>(us / 1000000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long>(us % 1000000));
-  return buf;
-}
-
-double seconds_between(const std::string& a, const std::string& b) {
-  auto parse = [](const std::string& s) {
-    struct tm tm{};
-    double frac = 0;
-    if (s.size() < 19) return 0.0;
-    strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-    auto dot = s.find('.');
-    if (dot != std::string::npos) frac = std::atof(("0" + s.substr(dot, 7)).c_str());
-    return static_cast<double>(timegm(&tm)) + frac;
-  };
-  return parse(b) - parse(a);
-}
-
-// nbformat stores multi-line text as a list of lines.
-json split_text(const std::string& s) {
-  json lines = json::array();
-  size_t start = 0;
-  while (start < s.size()) {
-    size_t nl = s.find('\n', start);
-    if (nl == std::string::npos) {
-      lines.push_back(s.substr(start));
-      break;
-    }
-    lines.push_back(s.substr(start, nl - start + 1));
-    start = nl + 1;
-  }
-  return lines;
-}
-
-void split_bundle(json& data) {
-  for (auto& [mime, v] : data.items())
-    if (v.is_string() && (starts_with(mime, "text/") || mime == "application/javascript" ||
-                          mime == "image/svg+xml"))
-      v = split_text(v.get<std::string>());
-}
-
-json to_nbformat(json out) {
-  if (out.contains("text") && out["text"].is_string())
-    out["text"] = split_text(out["text"].get<std::string>());
-  if (out.contains("data")) split_bundle(out["data"]);
-  return out;
-}
+using internal::Assembler;
+using internal::iso_now;
+using internal::seconds_between;
+using internal::write_atomic;
 
 std::string signal_text(int sig) {
   std::string s = "killed by signal " + std::to_string(sig);
@@ -95,147 +44,6 @@ std::string signal_text(int sig) {
   if (sig == SIGKILL) s += "; out of memory?";
   return s;
 }
-
-Status write_atomic(const std::string& path, const std::string& text) {
-  std::error_code ec;
-  fs::path p(path);
-  if (p.has_parent_path()) fs::create_directories(p.parent_path(), ec);
-  std::string tmp = path + ".tmp" + std::to_string(getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) return errno_error("cannot write " + tmp, errno);
-    f << text;
-    if (!f) return errno_error("cannot write " + tmp, errno);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return errno_error("cannot rename to " + path, errno);
-  return {};
-}
-
-/// The executed notebook as events arrive. It is written to disk within about a second of each
-/// change (so a killed run loses at most its last second), but not after every event: a dump of
-/// the whole notebook per cell made a run quadratic in its number of cells.
-class Assembler {
- public:
-  Assembler(json doc, std::string out_path) : doc_(std::move(doc)), path_(std::move(out_path)) {}
-
-  /// The longest a change waits before it is written.
-  static constexpr std::chrono::milliseconds kWriteInterval{1000};
-
-  json& doc() { return doc_; }
-  json& cell(int i) { return doc_["cells"][static_cast<size_t>(i)]; }
-
-  void start(int i, int count, const std::string& time) {
-    current_ = i;
-    pending_clear_ = false;
-    json& c = cell(i);
-    c["execution_count"] = count;
-    c["outputs"] = json::array();
-    auto& pm = c["metadata"]["papermill"];
-    pm["start_time"] = time;
-    pm["status"] = "running";
-    // Timings are ours to record, as nbclient does: a notebook's own value gives way.
-    json& ex = c["metadata"]["execution"];
-    if (!ex.is_object()) ex = json::object();
-    ex["iopub.execute_input"] = time;
-    ex["iopub.status.busy"] = time;
-    dirty_ = true;
-  }
-
-  void output(json out, const std::string& display_id) {
-    if (current_ < 0) return;
-    json& outs = cell(current_)["outputs"];
-    if (pending_clear_) {
-      outs = json::array();
-      pending_clear_ = false;
-    }
-    json o = to_nbformat(std::move(out));
-    if (!display_id.empty()) {
-      // A new display with a known id also updates the earlier ones (nbclient).
-      update(display_id, o["data"], o.value("metadata", json::object()));
-      ids_[display_id].push_back({current_, outs.size()});
-    }
-    outs.push_back(std::move(o));
-    dirty_ = true;
-  }
-
-  void update(const std::string& display_id, const json& data, const json& metadata) {
-    auto it = ids_.find(display_id);
-    if (it == ids_.end()) return;
-    json d = data;
-    split_bundle(d);
-    for (auto [ci, oi] : it->second) {
-      json& outs = cell(ci)["outputs"];
-      if (oi < outs.size()) {
-        outs[oi]["data"] = d;
-        outs[oi]["metadata"] = metadata;
-      }
-    }
-    dirty_ = true;
-  }
-
-  void clear(bool wait) {
-    if (current_ < 0) return;
-    if (wait) {
-      pending_clear_ = true;
-      return;
-    }
-    cell(current_)["outputs"] = json::array();
-    // Forget display ids pointing into the cleared outputs.
-    for (auto& [id, v] : ids_)
-      std::erase_if(v, [&](const auto& p) { return p.first == current_; });
-    dirty_ = true;
-  }
-
-  void end(const std::string& status, const std::string& time) {
-    if (current_ < 0) return;
-    json& c = cell(current_);
-    auto& pm = c["metadata"]["papermill"];
-    pm["end_time"] = time;
-    pm["duration"] = seconds_between(pm.value("start_time", time), time);
-    pm["status"] = status == "ok" ? "completed" : "failed";
-    pm["exception"] = status != "ok";
-    c["metadata"]["execution"]["iopub.status.idle"] = time;
-    c["metadata"]["execution"]["shell.execute_reply"] = time;
-    current_ = -1;
-    dirty_ = true;
-  }
-
-  int current() const { return current_; }
-
-  /// Writes the notebook now.
-  Status write() {
-    dirty_ = false;
-    if (path_.empty()) return {};
-    auto started = Clock::now();
-    auto st = write_atomic(path_, doc_.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
-    last_write_ = Clock::now();
-    // A notebook so large that writing it takes a good part of a second is written less often,
-    // so that writing never takes more than a fifth of the run.
-    interval_ = std::max<Clock::duration>(kWriteInterval, 4 * (last_write_ - started));
-    return st;
-  }
-  /// Writes the notebook if it changed since the last write and that write is old enough.
-  void write_if_due() {
-    if (dirty_ && Clock::now() - last_write_ >= interval_) (void)write();
-  }
-  /// How long until write_if_due would write (zero when it would now; a long time when clean).
-  std::chrono::milliseconds due_in() const {
-    if (!dirty_) return std::chrono::hours(1);
-    auto left = last_write_ + interval_ - Clock::now();
-    return std::max(std::chrono::milliseconds(0),
-                    std::chrono::ceil<std::chrono::milliseconds>(left));
-  }
-
- private:
-  json doc_;
-  std::string path_;
-  int current_ = -1;
-  bool pending_clear_ = false;
-  bool dirty_ = false;
-  Clock::time_point last_write_{};  // long ago: the first change is written at once
-  Clock::duration interval_ = kWriteInterval;
-  std::map<std::string, std::vector<std::pair<int, size_t>>> ids_;
-};
 
 /// The Python child: its own process group; killed and reaped on destruction.
 struct Child {
