@@ -52,14 +52,14 @@ Status keep_link_secret(ServerConfig& config, const std::string& state_dir) {
   if (!engine::exists(path)) {
     // Written whole to a file of its own (0600 before a byte is in it), then linked in: a
     // second server starting at the same moment reads one whole key, the first one's.
-    const std::string tmp = path + ".new." + std::to_string(::getpid());
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     std::string key;
     try {
       key = dashboard::random_token();
     } catch (const std::exception& e) {
       return Error(std::string("cannot make the run links' key: ") + e.what());
     }
+    const std::string tmp = path + ".new." + std::to_string(::getpid());
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     const bool written = fd && engine::write_all(fd.get(), key.data(), key.size());
     const int err = errno;
     fd.reset();
